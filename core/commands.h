@@ -1,0 +1,16 @@
+/*
+ * commands.h - the subcommands of the `berth` binary; main.c dispatches.
+ * Each returns the process exit status.
+ */
+#ifndef BERTH_COMMANDS_H
+#define BERTH_COMMANDS_H
+
+int cmd_serve(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+int cmd_plugins(int argc, char **argv);
+
+/* Parse "-c FILE" / "--config FILE" / "--config=FILE" and "-h/--help".
+ * Returns 0, 1 when help was asked for, -1 on a usage error (printed). */
+int command_options(int argc, char **argv, const char **config, const char *usage);
+
+#endif

@@ -1,0 +1,147 @@
+/*
+ * http.h - one HTTP request as the handlers see it, and the responses they
+ * can give.
+ *
+ * libmicrohttpd calls the access handler several times per request: once
+ * with the headers, once per piece of body, and once more at the end. The
+ * dispatcher (http.c) turns that into three handler steps:
+ *
+ *   begin(req)            headers are known; answer now or accept a body
+ *   body(req, data, len)  a piece of the body (only if begin accepted one)
+ *   end(req)              the body is complete; answer
+ *
+ * Exactly one response is given per request. A handler that fails in body()
+ * records the failure with http_fail(); the rest of the body is drained and
+ * the failure becomes the response at the end.
+ */
+#ifndef BERTH_HTTP_H
+#define BERTH_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "berth/error.h"
+#include "route.h"
+
+typedef struct http_request http_request;
+
+typedef int (*http_body_fn)(http_request *req, const char *data, size_t len);
+typedef void (*http_end_fn)(http_request *req);
+typedef void (*http_cleanup_fn)(http_request *req, int completed);
+
+enum http_method {
+	HTTP_OTHER = 0,
+	HTTP_GET,
+	HTTP_HEAD,
+	HTTP_PUT,
+	HTTP_POST,
+	HTTP_PATCH,
+	HTTP_DELETE
+};
+
+#define HTTP_MAX_ERRORS 4
+
+struct http_request {
+	struct MHD_Connection *conn;
+	const char *method_name;
+	const char *url;
+	int method;
+	route rt;
+	int64_t start_us;
+	char client[64];
+
+	/* set by the handler's begin step */
+	http_body_fn body;
+	http_end_fn end;
+	/* always called once when the request is over; completed is 0 when
+	 * the client went away or the server gave up before the end step */
+	http_cleanup_fn cleanup;
+	void *state;
+
+	/* response bookkeeping */
+	int responded;
+	int status;
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	const char *error_code;
+
+	/* a failure recorded during the body */
+	int failed;
+	int fail_status;
+	int fail_n;
+	int fail_oci[HTTP_MAX_ERRORS];
+	char fail_message[HTTP_MAX_ERRORS][BERTH_ERROR_MESSAGE_MAX];
+	struct MHD_Response *fail_extra; /* headers to carry on the failure */
+};
+
+/* Header and query lookups; NULL when absent. */
+const char *http_header(http_request *req, const char *name);
+const char *http_query(http_request *req, const char *name);
+/* 1 and *n when the request declared a Content-Length; 0 when absent; -1 when malformed. */
+int http_content_length(http_request *req, uint64_t *n);
+
+/*
+ * Responses. Each returns 0; a second response on one request is a bug and
+ * is refused with a log line. `headers` is a NULL-terminated list of
+ * name, value pairs, or NULL.
+ */
+int http_respond(http_request *req, int status, const char *content_type, const void *body,
+		 size_t len, const char *const *headers);
+/* Takes ownership of body (freed with free()). */
+int http_respond_owned(http_request *req, int status, const char *content_type, void *body,
+		       size_t len, const char *const *headers);
+int http_respond_json(http_request *req, int status, json_t *doc, const char *content_type,
+		      const char *const *headers);
+/* Streams [offset, offset+len) of fd with sendfile and closes fd. */
+int http_respond_fd(http_request *req, int status, const char *content_type, int fd,
+		    uint64_t offset, uint64_t len, const char *const *headers);
+/* Streams from the storage driver's read stream; closes it when done. */
+int http_respond_stream(http_request *req, int status, const char *content_type, void *stream,
+			uint64_t offset, uint64_t len, const char *const *headers);
+/* A response with headers and no body that still says how long the body would be (HEAD). */
+int http_respond_head(http_request *req, int status, const char *content_type, uint64_t len,
+		      const char *const *headers);
+
+/* The spec's error body: {"errors":[{"code","message","detail"}]}. */
+int http_respond_error(http_request *req, int status, int oci, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+int http_respond_error_headers(http_request *req, int status, int oci,
+			       const char *const *headers, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+/* Answer with a berth status: route-independent codes are mapped, the rest use fallback_oci/status. */
+int http_respond_status(http_request *req, int berth_status, int fallback_status,
+			int fallback_oci, const char *message);
+
+/* Record a failure during the body; the response is sent at the end. */
+void http_fail(http_request *req, int status, int oci, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void http_fail_add(http_request *req, int oci, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Send the recorded failure; extra headers may be given. */
+int http_respond_failure(http_request *req, const char *const *headers);
+
+/* The server. */
+typedef struct http_server_options {
+	const char *host;
+	int port;
+	unsigned threads;
+	unsigned max_connections;
+	unsigned connection_timeout_s;
+	const char *tls_cert_pem;
+	const char *tls_key_pem;
+	int tls_min_version;    /* 12 or 13 */
+	int access_log;
+} http_server_options;
+
+typedef struct http_server http_server;
+
+int http_server_start(const http_server_options *opts, http_server **out, berth_error *err);
+/* Stop accepting, wait for in-flight requests up to timeout_ms, then stop. */
+void http_server_stop(http_server *srv, uint64_t timeout_ms);
+/* The port actually bound (useful with port 0). */
+int http_server_port(const http_server *srv);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * main.c - `berth COMMAND [options]`.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+
+static const char usage[] =
+	"usage: berth COMMAND [options]\n"
+	"\n"
+	"Berth is a private OCI container registry.\n"
+	"\n"
+	"commands:\n"
+	"  serve           serve the registry (berth serve -c berth.yaml)\n"
+	"  config check    validate the configuration, plugins' config included, and exit\n"
+	"  plugins         list the configured plugin instances\n"
+	"  version         print the version\n"
+	"\n"
+	"Run 'berth COMMAND --help' for the options of a command.\n";
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
+	    strcmp(cmd, "help") == 0) {
+		fputs(usage, cmd ? stdout : stderr);
+		return cmd ? 0 : 2;
+	}
+	if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+		printf("berth %s\n", BERTH_VERSION);
+		return 0;
+	}
+	if (strcmp(cmd, "serve") == 0)
+		return cmd_serve(argc - 1, argv + 1);
+	if (strcmp(cmd, "config") == 0)
+		return cmd_config(argc - 1, argv + 1);
+	if (strcmp(cmd, "plugins") == 0)
+		return cmd_plugins(argc - 1, argv + 1);
+	fprintf(stderr, "berth: unknown command '%s'\n\n%s", cmd, usage);
+	return 2;
+}

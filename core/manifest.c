@@ -1,0 +1,476 @@
+/*
+ * manifest.c - GET, HEAD, PUT and DELETE of manifests by tag or digest.
+ *
+ * A pushed manifest is validated (manifest_validate.c), every blob and child
+ * manifest it names must already be in the repository, and only then is it
+ * written, in the order that keeps a crash harmless: the bytes as a blob,
+ * the revision link, the tag's index entry, and last the tag's current link
+ * (the one atomic rename that makes the tag point at it).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "layout.h"
+#include "locks.h"
+#include "log.h"
+#include "manifest_validate.h"
+#include "media_types.h"
+#include "name_list.h"
+#include "reference.h"
+#include "referrers.h"
+#include "registry.h"
+#include "storage.h"
+
+/* Manifests stored before a limit was lowered must still be served. */
+#define MANIFEST_READ_MAX (64u * 1024 * 1024)
+
+typedef struct accept_buf {
+	char *buf;
+	size_t len, cap;
+} accept_buf;
+
+static enum MHD_Result collect_accept(void *cls, enum MHD_ValueKind kind, const char *key,
+				      const char *value)
+{
+	accept_buf *a = cls;
+	size_t n;
+
+	if (strcasecmp(key, MHD_HTTP_HEADER_ACCEPT) != 0 || !value)
+		return MHD_YES;
+	n = strlen(value);
+	if (a->len + n + 3 > a->cap)
+		return MHD_NO;
+	if (a->len) {
+		memcpy(a->buf + a->len, ", ", 2);
+		a->len += 2;
+	}
+	memcpy(a->buf + a->len, value, n);
+	a->len += n;
+	a->buf[a->len] = '\0';
+	return MHD_YES;
+}
+
+/* Docker sends one Accept header per media type: join them all. */
+static const char *accept_header(http_request *req, char *buf, size_t cap)
+{
+	accept_buf a = {buf, 0, cap};
+
+	buf[0] = '\0';
+	MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_accept, &a);
+	return a.len ? buf : NULL;
+}
+
+/*
+ * Resolve the route's reference to a manifest digest of the repository.
+ * Answers the request and returns < 0 when it cannot.
+ */
+static int resolve(http_request *req, digest *d, int *by_tag)
+{
+	layout_key key;
+	berth_error err = {0};
+	int kind = reference_classify(req->rt.ref, d);
+	int rc;
+
+	*by_tag = kind == REF_TAG;
+	if (kind == REF_INVALID || kind == REF_UNSUPPORTED) {
+		http_respond_error(req, MHD_HTTP_BAD_REQUEST, OCI_MANIFEST_INVALID,
+				   kind == REF_UNSUPPORTED
+					   ? "unsupported digest algorithm in reference '%s'"
+					   : "invalid reference '%s': not a tag or a digest",
+				   req->rt.ref);
+		return -1;
+	}
+	if (kind == REF_TAG) {
+		layout_tag_current(key, req->rt.name, req->rt.ref);
+		rc = storage_read_link(key, d, &err);
+	} else {
+		layout_revision_link(key, req->rt.name, d);
+		rc = storage_exists(key) ? 0 : BERTH_E_NOT_FOUND;
+	}
+	if (rc == BERTH_E_NOT_FOUND) {
+		http_respond_error(req, MHD_HTTP_NOT_FOUND, OCI_MANIFEST_UNKNOWN,
+				   "manifest '%s' is unknown to repository '%s'", req->rt.ref,
+				   req->rt.name);
+		return -1;
+	}
+	if (rc != 0) {
+		http_respond_status(req, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
+				    err.message);
+		return -1;
+	}
+	return 0;
+}
+
+void manifest_get(http_request *req)
+{
+	digest d;
+	char ds[DIGEST_STRING_MAX], etag[DIGEST_STRING_MAX + 2], accept[8192];
+	layout_key key;
+	berth_error err = {0};
+	char *body = NULL;
+	size_t len = 0;
+	const char *mt, *acc;
+	int by_tag, rc;
+
+	if (resolve(req, &d, &by_tag) < 0)
+		return;
+	digest_format(&d, ds);
+	layout_blob_data(key, &d);
+	rc = storage_read_small(key, MANIFEST_READ_MAX, &body, &len, &err);
+	if (rc == BERTH_E_NOT_FOUND) {
+		http_respond_error(req, MHD_HTTP_NOT_FOUND, OCI_MANIFEST_UNKNOWN,
+				   "manifest %s is linked but its data is missing", ds);
+		return;
+	}
+	if (rc != 0) {
+		http_respond_status(req, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
+				    err.message);
+		return;
+	}
+	mt = manifest_media_type_of(body, len);
+	/* Fetches by digest name exact content, so Accept only steers tags. */
+	acc = accept_header(req, accept, sizeof(accept));
+	if (by_tag && acc && !accept_allows(acc, mt)) {
+		free(body);
+		http_respond_error(req, MHD_HTTP_NOT_FOUND, OCI_MANIFEST_UNKNOWN,
+				   "manifest '%s' is of type %s, which the Accept header does not "
+				   "list",
+				   req->rt.ref, mt);
+		return;
+	}
+	snprintf(etag, sizeof(etag), "\"%s\"", ds);
+	{
+		const char *hdr[] = {"Docker-Content-Digest", ds, "ETag", etag, NULL};
+		if (req->method == HTTP_HEAD) {
+			free(body);
+			http_respond_head(req, MHD_HTTP_OK, mt, len, hdr);
+		} else {
+			http_respond_owned(req, MHD_HTTP_OK, mt, body, len, hdr);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------------ */
+
+typedef struct manifest_upload {
+	char *buf;
+	size_t len, cap;
+	int kind;          /* REF_TAG or REF_DIGEST */
+	digest ref_digest;
+} manifest_upload;
+
+static int put_body(http_request *req, const char *data, size_t n)
+{
+	manifest_upload *mu = req->state;
+	uint64_t max = registry_settings_get()->max_manifest_size;
+
+	if (mu->len + n > max) {
+		http_fail(req, MHD_HTTP_CONTENT_TOO_LARGE, OCI_SIZE_INVALID,
+			  "manifest is larger than the limit of %" PRIu64 " bytes", max);
+		return -1;
+	}
+	if (mu->len + n > mu->cap) {
+		size_t cap = mu->cap ? mu->cap : 16384;
+		char *nb;
+		while (cap < mu->len + n)
+			cap *= 2;
+		if (cap > max)
+			cap = (size_t)max;
+		nb = realloc(mu->buf, cap);
+		if (!nb) {
+			http_fail(req, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
+				  "out of memory");
+			return -1;
+		}
+		mu->buf = nb;
+		mu->cap = cap;
+	}
+	memcpy(mu->buf + mu->len, data, n);
+	mu->len += n;
+	return 0;
+}
+
+static void put_cleanup(http_request *req, int completed)
+{
+	manifest_upload *mu = req->state;
+
+	if (mu)
+		free(mu->buf);
+	free(mu);
+	req->state = NULL;
+}
+
+/* Every blob and child must be in this repository. Records failures with http_fail. */
+static int check_references(http_request *req, const manifest_info *m)
+{
+	layout_key key;
+	char ds[DIGEST_STRING_MAX];
+	int missing = 0;
+
+	for (size_t i = 0; i < m->n_blobs; i++) {
+		const manifest_ref *r = &m->blobs[i];
+		if (r->is_foreign)
+			continue;
+		if (layout_layer_link(key, req->rt.name, &r->digest) == 0 && storage_exists(key))
+			continue;
+		digest_format(&r->digest, ds);
+		if (!missing++)
+			http_fail(req, MHD_HTTP_BAD_REQUEST, OCI_MANIFEST_BLOB_UNKNOWN,
+				  "blob %s is unknown to repository '%s'", ds, req->rt.name);
+		else
+			http_fail_add(req, OCI_MANIFEST_BLOB_UNKNOWN,
+				      "blob %s is unknown to repository '%s'", ds, req->rt.name);
+	}
+	for (size_t i = 0; i < m->n_children; i++) {
+		const manifest_ref *r = &m->children[i];
+		if (layout_revision_link(key, req->rt.name, &r->digest) == 0 &&
+		    storage_exists(key))
+			continue;
+		digest_format(&r->digest, ds);
+		/* The spec names MANIFEST_BLOB_UNKNOWN for any missing
+		 * reference; MANIFEST_UNKNOWN says more about what is missing. */
+		if (!missing++)
+			http_fail(req, MHD_HTTP_BAD_REQUEST, OCI_MANIFEST_BLOB_UNKNOWN,
+				  "manifest %s is unknown to repository '%s'", ds, req->rt.name);
+		else
+			http_fail_add(req, OCI_MANIFEST_BLOB_UNKNOWN,
+				      "manifest %s is unknown to repository '%s'", ds,
+				      req->rt.name);
+		http_fail_add(req, OCI_MANIFEST_UNKNOWN, "manifest %s is unknown to repository '%s'",
+			      ds, req->rt.name);
+	}
+	return missing ? -1 : 0;
+}
+
+/* Write the manifest into the repository; the caller holds the repository lock. */
+static int store_manifest(http_request *req, const manifest_upload *mu, const digest *d,
+			  const manifest_info *m, berth_error *err)
+{
+	layout_key key;
+	int rc;
+
+	layout_blob_data(key, d);
+	if (!storage_exists(key)) {
+		rc = storage_write_all(key, mu->buf, mu->len, err);
+		if (rc != 0)
+			return rc;
+	}
+	layout_revision_link(key, req->rt.name, d);
+	rc = storage_write_link(key, d, err);
+	if (rc != 0)
+		return rc;
+	if (m->has_subject) {
+		rc = referrers_add(req->rt.name, d, (uint64_t)mu->len, m, err);
+		if (rc != 0)
+			return rc;
+	}
+	if (mu->kind == REF_TAG) {
+		layout_tag_index_link(key, req->rt.name, req->rt.ref, d);
+		rc = storage_write_link(key, d, err);
+		if (rc != 0)
+			return rc;
+		layout_tag_current(key, req->rt.name, req->rt.ref);
+		rc = storage_write_link(key, d, err);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void put_end(http_request *req)
+{
+	manifest_upload *mu = req->state;
+	manifest_info *m = NULL;
+	berth_error err = {0};
+	digest d;
+	char ds[DIGEST_STRING_MAX], subject[DIGEST_STRING_MAX], loc[LAYOUT_KEY_MAX];
+	int alg = mu->kind == REF_DIGEST ? mu->ref_digest.alg : DIGEST_SHA256;
+	int rc;
+
+	if (digest_compute(alg, mu->buf ? mu->buf : "", mu->len, &d) != 0) {
+		http_respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
+				   "cannot hash the manifest");
+		return;
+	}
+	digest_format(&d, ds);
+	if (mu->kind == REF_DIGEST && !digest_equal(&d, &mu->ref_digest)) {
+		http_respond_error(req, MHD_HTTP_BAD_REQUEST, OCI_DIGEST_INVALID,
+				   "manifest pushed as %s hashes to %s", req->rt.ref, ds);
+		return;
+	}
+	rc = manifest_validate(http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE),
+			       mu->buf ? mu->buf : "", mu->len, &m, &err);
+	if (rc != 0) {
+		http_respond_error(req, MHD_HTTP_BAD_REQUEST, OCI_MANIFEST_INVALID, "%s",
+				   err.message);
+		return;
+	}
+	if (check_references(req, m) < 0) {
+		http_respond_failure(req, NULL);
+		goto out;
+	}
+
+	repo_lock(req->rt.name);
+	rc = store_manifest(req, mu, &d, m, &err);
+	repo_unlock(req->rt.name);
+	if (rc != 0) {
+		http_respond_status(req, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
+				    err.message);
+		goto out;
+	}
+	log_debug("manifest %s pushed to '%s' as '%s'", ds, req->rt.name, req->rt.ref);
+	snprintf(loc, sizeof(loc), "/v2/%s/manifests/%s", req->rt.name, ds);
+	if (m->has_subject)
+		digest_format(&m->subject.digest, subject);
+	http_respond(req, MHD_HTTP_CREATED, NULL, "", 0,
+		     (const char *const[]){"Location", loc, "Docker-Content-Digest", ds,
+					   m->has_subject ? "OCI-Subject" : NULL, subject, NULL});
+out:
+	manifest_info_free(m);
+}
+
+void manifest_put(http_request *req)
+{
+	manifest_upload *mu;
+	uint64_t clen = 0;
+	uint64_t max = registry_settings_get()->max_manifest_size;
+	int kind;
+	digest d;
+
+	kind = reference_classify(req->rt.ref, &d);
+	if (kind == REF_INVALID || kind == REF_UNSUPPORTED) {
+		http_respond_error(req, MHD_HTTP_BAD_REQUEST, OCI_MANIFEST_INVALID,
+				   kind == REF_UNSUPPORTED
+					   ? "unsupported digest algorithm in reference '%s'"
+					   : "invalid tag '%s'",
+				   req->rt.ref);
+		return;
+	}
+	if (http_content_length(req, &clen) > 0 && clen > max) {
+		http_respond_error(req, MHD_HTTP_CONTENT_TOO_LARGE, OCI_SIZE_INVALID,
+				   "manifest of %" PRIu64 " bytes is larger than the limit of %" PRIu64
+				   " bytes",
+				   clen, max);
+		return;
+	}
+	mu = calloc(1, sizeof(*mu));
+	if (!mu) {
+		http_respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
+				   "out of memory");
+		return;
+	}
+	mu->kind = kind;
+	mu->ref_digest = d;
+	req->state = mu;
+	req->body = put_body;
+	req->end = put_end;
+	req->cleanup = put_cleanup;
+}
+
+/* ------------------------------------------------------------------------ */
+
+/* Remove every tag of the repository that points at d. */
+static int untag_all(const char *name, const digest *d, berth_error *err)
+{
+	layout_key key;
+	name_list t = {0};
+	int rc;
+
+	layout_tags_dir(key, name);
+	rc = storage_list(key, name_list_collect_dirs, &t, err);
+	if (rc == BERTH_E_NOT_FOUND)
+		rc = 0;
+	for (size_t i = 0; rc == 0 && i < t.n; i++) {
+		digest cur;
+		berth_error e2 = {0};
+		if (!tag_valid(t.v[i]))
+			continue;
+		layout_tag_current(key, name, t.v[i]);
+		if (storage_read_link(key, &cur, &e2) != 0 || !digest_equal(&cur, d))
+			continue;
+		layout_tag_dir(key, name, t.v[i]);
+		rc = storage_remove(key, err);
+		if (rc == BERTH_E_NOT_FOUND)
+			rc = 0;
+	}
+	name_list_free(&t);
+	return rc;
+}
+
+static int delete_by_digest(http_request *req, const digest *d, berth_error *err)
+{
+	layout_key key;
+	char *body = NULL;
+	size_t len = 0;
+	manifest_info *m = NULL;
+	int rc;
+
+	layout_revision_dir(key, req->rt.name, d);
+	if (!storage_exists(key))
+		return BERTH_E_NOT_FOUND;
+	/* A referrer leaves its subject's referrers list with it. */
+	layout_blob_data(key, d);
+	if (storage_read_small(key, MANIFEST_READ_MAX, &body, &len, err) == 0 &&
+	    manifest_validate(NULL, body, len, &m, err) == 0 && m->has_subject)
+		referrers_remove(req->rt.name, &m->subject.digest, d);
+	rc = untag_all(req->rt.name, d, err);
+	if (rc == 0) {
+		layout_revision_dir(key, req->rt.name, d);
+		rc = storage_remove(key, err);
+	}
+	manifest_info_free(m);
+	free(body);
+	return rc;
+}
+
+void manifest_delete(http_request *req)
+{
+	const registry_settings *s = registry_settings_get();
+	layout_key key;
+	berth_error err = {0};
+	digest d;
+	int kind, rc;
+
+	if (!s->delete_enabled) {
+		http_respond_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, OCI_UNSUPPORTED,
+				   "deletes are disabled on this registry");
+		return;
+	}
+	kind = reference_classify(req->rt.ref, &d);
+	if (kind == REF_INVALID || kind == REF_UNSUPPORTED) {
+		http_respond_error(req, MHD_HTTP_BAD_REQUEST, OCI_MANIFEST_INVALID,
+				   "invalid reference '%s'", req->rt.ref);
+		return;
+	}
+	if (kind == REF_TAG && !s->tag_delete_enabled) {
+		http_respond_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, OCI_UNSUPPORTED,
+				   "tag deletes are disabled on this registry; delete by digest");
+		return;
+	}
+
+	repo_lock(req->rt.name);
+	if (kind == REF_TAG) {
+		layout_tag_dir(key, req->rt.name, req->rt.ref);
+		rc = storage_remove(key, &err);
+	} else {
+		rc = delete_by_digest(req, &d, &err);
+	}
+	repo_unlock(req->rt.name);
+
+	if (rc == BERTH_E_NOT_FOUND) {
+		http_respond_error(req, MHD_HTTP_NOT_FOUND, OCI_MANIFEST_UNKNOWN,
+				   "manifest '%s' is unknown to repository '%s'", req->rt.ref,
+				   req->rt.name);
+		return;
+	}
+	if (rc != 0) {
+		http_respond_status(req, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
+				    err.message);
+		return;
+	}
+	log_info("manifest '%s' deleted from '%s'", req->rt.ref, req->rt.name);
+	http_respond(req, MHD_HTTP_ACCEPTED, NULL, "", 0, NULL);
+}

@@ -1,0 +1,190 @@
+/*
+ * serve.c - `berth serve`: load the configuration and plugins, listen, and
+ * shut down cleanly on SIGTERM/SIGINT.
+ *
+ * Signals are blocked before any thread starts, so every thread inherits
+ * the mask and only the main thread, in sigwait(), ever sees them: no
+ * async-signal-safety puzzles in the request path.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "config.h"
+#include "errors.h"
+#include "http.h"
+#include "log.h"
+#include "plugin_loader.h"
+#include "registry.h"
+#include "storage.h"
+
+static const char serve_usage[] =
+	"usage: berth serve [-c FILE]\n"
+	"\n"
+	"Serve the registry as FILE (default berth.yaml) and its conf.d/ fragments\n"
+	"describe. SIGTERM or SIGINT stops accepting connections, lets requests in\n"
+	"flight finish (up to limits.shutdown_timeout) and exits 0.\n"
+	"\n"
+	"options:\n"
+	"  -c, --config FILE   the configuration file (default berth.yaml)\n"
+	"  -h, --help          show this help\n";
+
+static int read_file(const char *path, char **out, berth_error *err)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long size;
+	int rc = 0;
+
+	if (!f)
+		return error_set(err, BERTH_E_CONFIG, "cannot open '%s': %s", path,
+				 strerror(errno));
+	if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || size > 1024 * 1024 ||
+	    fseek(f, 0, SEEK_SET) != 0) {
+		rc = error_set(err, BERTH_E_CONFIG, "cannot read '%s': not a small regular file",
+			       path);
+		goto out;
+	}
+	buf = malloc((size_t)size + 1);
+	if (!buf || fread(buf, 1, (size_t)size, f) != (size_t)size) {
+		rc = error_set(err, BERTH_E_CONFIG, "cannot read '%s'", path);
+		goto out;
+	}
+	buf[size] = '\0';
+	*out = buf;
+	buf = NULL;
+out:
+	free(buf);
+	fclose(f);
+	return rc;
+}
+
+static void use_storage(plugin_instance *in)
+{
+	storage_driver d = {
+		.ops = in->storage,
+		.state = in->state,
+		.serial = (in->desc.flags & BERTH_PLUGIN_SERIALIZED) ? &in->serial : NULL,
+		.instance = in->name,
+	};
+	storage_set_driver(&d);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	const char *file = "berth.yaml";
+	server_config *cfg = NULL;
+	plugin_set plugins = {0};
+	http_server *srv = NULL;
+	berth_error err = {0};
+	char *cert = NULL, *key = NULL;
+	sigset_t sigs;
+	int rc, sig = 0, status = 1;
+
+	rc = command_options(argc, argv, &file, serve_usage);
+	if (rc != 0)
+		return rc > 0 ? 0 : 2;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	/* A client that disconnects mid-response must not kill the server. */
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = config_load(file, &cfg, &err);
+	if (rc != 0) {
+		fprintf(stderr, "berth: %s\n", err.message);
+		goto out;
+	}
+	log_configure(cfg->log_level, cfg->log_json);
+	log_info("berth %s starting with %s", BERTH_VERSION, file);
+
+	rc = plugins_load(cfg, &plugins, &err);
+	if (rc == 0)
+		rc = plugins_start(&plugins, &err);
+	if (rc != 0) {
+		log_error("%s", err.message);
+		goto out;
+	}
+	for (size_t i = 0; i < plugins.n; i++) {
+		char kinds[128];
+		plugin_kinds_string(plugins.v[i].kinds, kinds, sizeof(kinds));
+		log_info("plugin %s: %s %s (ABI %u.%u) [%s] from %s", plugins.v[i].name,
+			 plugins.v[i].desc.name,
+			 plugins.v[i].desc.version ? plugins.v[i].desc.version : "",
+			 plugins.v[i].desc.abi_major, plugins.v[i].desc.abi_minor, kinds,
+			 plugins.v[i].path);
+	}
+	use_storage(plugins_storage(&plugins));
+	registry_configure(&(registry_settings){
+		.max_manifest_size = cfg->max_manifest_size,
+		.max_chunk_size = cfg->max_chunk_size,
+		.delete_enabled = cfg->delete_enabled,
+		.tag_delete_enabled = cfg->tag_delete_enabled,
+	});
+
+	if (cfg->tls_cert) {
+		rc = read_file(cfg->tls_cert, &cert, &err);
+		if (rc == 0)
+			rc = read_file(cfg->tls_key, &key, &err);
+		if (rc != 0) {
+			log_error("tls: %s", err.message);
+			goto out;
+		}
+	}
+	rc = http_server_start(&(http_server_options){
+				       .host = cfg->listen_host,
+				       .port = cfg->listen_port,
+				       .threads = cfg->threads,
+				       .max_connections = cfg->max_connections,
+				       .connection_timeout_s =
+					       (unsigned)((cfg->connection_timeout_ms + 999) / 1000),
+				       .tls_cert_pem = cert,
+				       .tls_key_pem = key,
+				       .tls_min_version = cfg->tls_min_version,
+				       .access_log = cfg->access_log,
+			       },
+			       &srv, &err);
+	if (rc != 0) {
+		log_error("%s", err.message);
+		goto out;
+	}
+	log_info("listening on %s://%s%s%s:%d", cert ? "https" : "http",
+		 strchr(cfg->listen_host, ':') ? "[" : "", cfg->listen_host,
+		 strchr(cfg->listen_host, ':') ? "]" : "", http_server_port(srv));
+
+	for (;;) {
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("SIGHUP: nothing to reload; restart to apply configuration changes");
+			continue;
+		}
+		break;
+	}
+	log_info("%s: shutting down, waiting up to %llu ms for requests in flight",
+		 sig == SIGTERM ? "SIGTERM" : "SIGINT",
+		 (unsigned long long)cfg->shutdown_timeout_ms);
+	http_server_stop(srv, cfg->shutdown_timeout_ms);
+	srv = NULL;
+	log_info("stopped");
+	status = 0;
+out:
+	if (srv)
+		http_server_stop(srv, 0);
+	plugins_unload(&plugins);
+	config_free(cfg);
+	if (key) {
+		/* The private key should not linger in freed memory. */
+		memset(key, 0, strlen(key));
+		free(key);
+	}
+	free(cert);
+	return status;
+}
