@@ -113,6 +113,7 @@ void blob_get(http_request *req)
 			http_respond_fd(req, status, "application/octet-stream", h.fd, start, len,
 					hdr);
 			h.fd = -1;
+			h.stream = NULL;
 		} else {
 			http_respond_stream(req, status, "application/octet-stream", h.stream,
 					    start, len, hdr);
@@ -122,7 +123,7 @@ void blob_get(http_request *req)
 out:
 	if (h.fd >= 0)
 		close(h.fd);
-	if (h.stream)
+	else if (h.stream)
 		storage_read_close(h.stream);
 }
 

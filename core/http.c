@@ -337,6 +337,26 @@ static void client_address(struct MHD_Connection *conn, char *out, size_t cap)
 	}
 }
 
+/* Does the request announce a body? */
+static int announces_body(struct MHD_Connection *conn)
+{
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+						     MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+		return 1;
+	return cl && strcmp(cl, "0") != 0;
+}
+
+static void begin(http_request *req)
+{
+	req->begun = 1;
+	registry_begin(req);
+	if (!req->responded && !req->end)
+		http_respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
+				   "request was not handled");
+}
+
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, const char *url,
 				      const char *method, const char *version,
 				      const char *upload_data, size_t *upload_data_size,
@@ -357,10 +377,16 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		client_address(conn, req->client, sizeof(req->client));
 		*con_cls = req;
 		atomic_fetch_add(&srv->in_flight, 1);
-		registry_begin(req);
-		if (!req->responded && !req->end)
-			http_respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
-					   "request was not handled");
+		/*
+		 * A request with a body is routed now, so a bad name or a
+		 * missing upload is refused before the body is read (MHD then
+		 * closes the connection). One without a body is answered in the
+		 * next call: answering in this one makes MHD close the
+		 * connection, which would cost every keep-alive client a
+		 * reconnect.
+		 */
+		if (announces_body(conn))
+			begin(req);
 		return MHD_YES;
 	}
 
@@ -373,6 +399,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		return MHD_YES;
 	}
 
+	if (!req->begun)
+		begin(req);
 	if (!req->responded) {
 		if (req->failed)
 			http_respond_failure(req, NULL);
@@ -467,6 +495,7 @@ int http_server_start(const http_server_options *o, http_server **out, berth_err
 		flags |= MHD_USE_IPv6;
 	srv->access_log = o->access_log;
 
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, srv};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, o->threads, NULL};
@@ -477,7 +506,6 @@ int http_server_start(const http_server_options *o, http_server **out, berth_err
 	 * pushes cost fewer writes; headers still fit well within it. */
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 256 * 1024, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, NULL};
 	if (o->tls_cert_pem) {
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 			rc = error_set(err, BERTH_E_CONFIG,

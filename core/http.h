@@ -62,6 +62,7 @@ struct http_request {
 	void *state;
 
 	/* response bookkeeping */
+	int begun;
 	int responded;
 	int status;
 	uint64_t bytes_in;

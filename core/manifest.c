@@ -304,8 +304,8 @@ static void put_end(http_request *req)
 	rc = manifest_validate(http_header(req, MHD_HTTP_HEADER_CONTENT_TYPE),
 			       mu->buf ? mu->buf : "", mu->len, &m, &err);
 	if (rc != 0) {
-		http_respond_error(req, MHD_HTTP_BAD_REQUEST, OCI_MANIFEST_INVALID, "%s",
-				   err.message);
+		http_respond_status(req, rc, MHD_HTTP_BAD_REQUEST, OCI_MANIFEST_INVALID,
+				    err.message);
 		return;
 	}
 	if (check_references(req, m) < 0) {

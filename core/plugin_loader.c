@@ -70,12 +70,16 @@ static int resolve_path(const server_config *cfg, const plugin_decl *d, char *ou
 
 	if (strchr(d->use, '/')) {
 		char dir[PATH_MAX];
+		int n;
 		if (d->use[0] == '/') {
-			snprintf(out, cap, "%s", d->use);
+			n = snprintf(out, cap, "%s", d->use);
 		} else {
 			dir_of(d->file, dir, sizeof(dir));
-			snprintf(out, cap, "%s/%s", dir, d->use);
+			n = snprintf(out, cap, "%s/%s", dir, d->use);
 		}
+		if (n < 0 || (size_t)n >= cap)
+			return error_set(err, BERTH_E_CONFIG, "%s:%d: plugin path is too long",
+					 d->file, d->line);
 		if (file_exists(out))
 			return 0;
 		return error_set(err, BERTH_E_CONFIG, "%s:%d: plugin file '%s' does not exist",

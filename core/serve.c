@@ -63,6 +63,22 @@ out:
 	return rc;
 }
 
+/*
+ * Worker threads: each serves many connections through epoll, but a
+ * storage call (an fsync, a rename) blocks its thread, so keep a few more
+ * threads than cores when the operator does not choose.
+ */
+static unsigned worker_threads(unsigned configured)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (configured)
+		return configured;
+	if (cpus < 2)
+		cpus = 2;
+	return (unsigned)(cpus * 2 > 64 ? 64 : cpus * 2);
+}
+
 static void use_storage(plugin_instance *in)
 {
 	storage_driver d = {
@@ -141,7 +157,7 @@ int cmd_serve(int argc, char **argv)
 	rc = http_server_start(&(http_server_options){
 				       .host = cfg->listen_host,
 				       .port = cfg->listen_port,
-				       .threads = cfg->threads,
+				       .threads = worker_threads(cfg->threads),
 				       .max_connections = cfg->max_connections,
 				       .connection_timeout_s =
 					       (unsigned)((cfg->connection_timeout_ms + 999) / 1000),

@@ -158,7 +158,7 @@ static int hash_stored(const char *key, int alg, uint64_t len, digest_ctx **out,
 out:
 	if (h.fd >= 0)
 		close(h.fd);
-	if (h.stream)
+	else if (h.stream)
 		storage_read_close(h.stream);
 	digest_ctx_free(ctx);
 	free(buf);

@@ -174,9 +174,10 @@ typedef struct berth_stat {
 } berth_stat;
 
 /*
- * An object opened for reading. When the driver can give a file descriptor
- * (`fd` >= 0), the host streams it with sendfile and closes it; otherwise the
- * host calls read_at() on `stream` and finally read_close().
+ * An object opened for reading. When the driver gives a file descriptor
+ * (`fd` >= 0), the host owns it: it streams it with sendfile, closes it, and
+ * never uses `stream`. Otherwise (`fd` == -1) the host calls read_at() on
+ * `stream` and finally read_close().
  */
 typedef struct berth_read_handle {
 	int fd;
