@@ -344,6 +344,9 @@ typedef struct berth_plugin {
 
 typedef const berth_plugin *(*berth_plugin_entry_fn)(void);
 
+/* The one symbol a plugin exports; define it with BERTH_PLUGIN_EXPORT. */
+BERTH_PLUGIN_EXPORT const berth_plugin *berth_plugin_entry(void);
+
 #ifdef __cplusplus
 }
 #endif
