@@ -70,6 +70,8 @@ int cmd_config(int argc, char **argv)
 		fprintf(stderr, "berth: %s\n", err.message);
 		goto out;
 	}
+	for (size_t i = 0; i < cfg->n_warnings; i++)
+		fprintf(stderr, "berth: warning: %s\n", cfg->warnings[i]);
 	rc = plugins_load(cfg, &set, &err);
 	if (rc != 0) {
 		fprintf(stderr, "berth: %s\n", err.message);

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "plugin_loader.h"
 
+BERTH_PRINTF(3, 4)
 static void host_log(const berth_instance *self, int level, const char *fmt, ...)
 {
 	va_list ap;

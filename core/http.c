@@ -225,6 +225,7 @@ static int respond_errors(http_request *req, int status, int n, const int *oci,
 	return rc;
 }
 
+__attribute__((format(printf, 5, 0)))
 static int respond_error_v(http_request *req, int status, int oci, const char *const *headers,
 			   const char *fmt, va_list ap)
 {
@@ -441,6 +442,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_sub(&srv->in_flight, 1);
 }
 
+__attribute__((format(printf, 2, 0)))
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
 	char msg[1024];

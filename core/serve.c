@@ -120,6 +120,8 @@ int cmd_serve(int argc, char **argv)
 	}
 	log_configure(cfg->log_level, cfg->log_json);
 	log_info("berth %s starting with %s", BERTH_VERSION, file);
+	for (size_t i = 0; i < cfg->n_warnings; i++)
+		log_warn("%s", cfg->warnings[i]);
 
 	rc = plugins_load(cfg, &plugins, &err);
 	if (rc == 0)

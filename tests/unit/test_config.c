@@ -301,7 +301,7 @@ static void test_defaults(void)
 		return;
 	CHECK_STR(c->listen_host, "::1");
 	CHECK_INT(c->listen_port, 5000);
-	CHECK_INT(c->n_plugin_path, 1);
+	CHECK_INT(c->n_plugin_path, 0);
 	CHECK(c->tls_cert == NULL && c->tls_key == NULL);
 	CHECK_INT(c->tls_min_version, 12);
 	CHECK_INT(c->max_manifest_size, 4 << 20);
@@ -730,6 +730,28 @@ static void test_hostile_structure(void)
 	n += (size_t)sprintf(wide + n, "k5: 2}\n");
 	CHECK_INT(config_load_buffer("w.yaml", wide, n, &c, &err), BERTH_E_CONFIG);
 	CHECK(strstr(err.message, "duplicate key 'k5' (first set at line 4)") != NULL);
+	free(wide);
+
+	/* Many plugin entries with one repeated name at the end. */
+	wide = malloc(1000000);
+	if (!wide)
+		return;
+	n = (size_t)sprintf(wide, "listen: 127.0.0.1:5000\nplugins:\n");
+	for (i = 0; i < 50000; i++)
+		n += (size_t)sprintf(wide + n, "- use: p%zu\n", i);
+	n += (size_t)sprintf(wide + n, "- use: p7\n");
+	CHECK_INT(config_load_buffer("m.yaml", wide, n, &c, &err), BERTH_E_CONFIG);
+	CHECK_STR(err.message,
+		  "m.yaml:50003:8: duplicate instance name 'p7' (first declared at m.yaml:10): give one of them a different 'name'");
+
+	/* Two files with the same huge map merge in n log n. */
+	clean_dir();
+	n = (size_t)sprintf(wide, "listen: 127.0.0.1:5000\ninclude: b.yaml\nlimits:\n  threads:\n");
+	for (i = 0; i < 40000; i++)
+		n += (size_t)sprintf(wide + n, "    k%zu: 1\n", i);
+	write_file("a.yaml", wide);
+	write_file("b.yaml", wide + strlen("listen: 127.0.0.1:5000\ninclude: b.yaml\n"));
+	EXPECT_ERROR_FILE("a.yaml", "T/a.yaml:5:5: invalid limits.threads: expected a single value, found a map");
 	free(wide);
 
 	/* Loading from memory does not follow includes, but warns. */
