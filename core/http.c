@@ -452,7 +452,9 @@ static void mhd_logger(void *cls, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n > 0 && msg[n - 1] == '\n')
 		msg[--n] = '\0';
-	log_warn("http: %s", msg);
+	/* libmicrohttpd reports every malformed request, and clients probe
+	 * loopback registries with TLS first: that is noise at info level. */
+	log_debug("http: %s", msg);
 }
 
 static int resolve(const char *host, int port, struct sockaddr_storage *ss, socklen_t *len,

@@ -321,10 +321,16 @@ static void op_end(http_request *req)
 				    err.message);
 		return;
 	}
-	if (op->finish)
+	if (op->finish) {
 		op_finish(req);
-	else
-		respond_upload(req, MHD_HTTP_ACCEPTED, op->uuid, op->size);
+		return;
+	}
+	/* Release before answering: a client sends its next chunk or PUT the
+	 * moment it reads this response, before cleanup would run. */
+	upload_state_release(op->uuid, op->ctx, op->size);
+	op->ctx = NULL;
+	op->held = 0;
+	respond_upload(req, MHD_HTTP_ACCEPTED, op->uuid, op->size);
 }
 
 /*
