@@ -338,6 +338,35 @@ static void client_address(struct MHD_Connection *conn, char *out, size_t cap)
 	}
 }
 
+/*
+ * libmicrohttpd shows this callback the request's raw URI before decoding
+ * it; what it returns becomes the request's context. It is where the
+ * request is born, and the only place that can see %00 and %2F, which the
+ * decoded path would turn into a truncation or a path separator.
+ */
+static void *request_new(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	http_request *req = calloc(1, sizeof(*req));
+	const char *end;
+
+	if (!req || !uri)
+		return req;
+	end = strchr(uri, '?');
+	if (!end)
+		end = uri + strlen(uri);
+	for (const char *p = uri; p < end; p++) {
+		if (p[0] != '%' || end - p < 3)
+			continue;
+		if ((p[1] == '0' && p[2] == '0') || (p[1] == '2' && (p[2] == 'f' || p[2] == 'F'))) {
+			const char *slash = memchr(p, '/', (size_t)(end - p));
+			/* In the last segment it spoils the reference, else the name. */
+			req->path_encoded_unsafe = slash ? 1 : 2;
+			break;
+		}
+	}
+	return req;
+}
+
 /* Does the request announce a body? */
 static int announces_body(struct MHD_Connection *conn)
 {
@@ -366,17 +395,15 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 	http_server *srv = cls;
 	http_request *req = *con_cls;
 
-	if (!req) {
-		req = calloc(1, sizeof(*req));
-		if (!req)
-			return MHD_NO;
+	if (!req)
+		return MHD_NO;
+	if (!req->conn) {
 		req->conn = conn;
 		req->url = url;
 		req->method_name = method;
 		req->method = method_id(method);
 		req->start_us = now_us();
 		client_address(conn, req->client, sizeof(req->client));
-		*con_cls = req;
 		atomic_fetch_add(&srv->in_flight, 1);
 		/*
 		 * A request with a body is routed now, so a bad name or a
@@ -423,6 +450,11 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!req)
 		return;
 	*con_cls = NULL;
+	if (!req->conn) {
+		/* Born in request_new, refused by libmicrohttpd before routing. */
+		free(req);
+		return;
+	}
 	if (req->cleanup)
 		req->cleanup(req, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
 	if (srv->access_log) {
@@ -483,7 +515,12 @@ int http_server_start(const http_server_options *o, http_server **out, berth_err
 	http_server *srv = calloc(1, sizeof(*srv));
 	struct sockaddr_storage ss;
 	socklen_t sslen = 0;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+	/*
+	 * poll(), not epoll: libmicrohttpd 0.9.75 registers epoll edge-triggered
+	 * and misses a client's FIN that arrives with the last body bytes, so an
+	 * aborted upload would hold its connection until the timeout.
+	 */
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
 			 MHD_USE_ERROR_LOG;
 	struct MHD_OptionItem opts[16];
 	int n = 0;
@@ -502,6 +539,7 @@ int http_server_start(const http_server_options *o, http_server **out, berth_err
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, srv};
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)request_new, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, o->threads, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, o->max_connections, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout_s,

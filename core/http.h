@@ -61,6 +61,11 @@ struct http_request {
 	http_cleanup_fn cleanup;
 	void *state;
 
+	/* The raw path hides a NUL or a '/' inside a segment (%00, %2F),
+	 * which libmicrohttpd's decoded url cannot show faithfully: 1 when in
+	 * the repository name, 2 when in the last segment (the reference). */
+	int path_encoded_unsafe;
+
 	/* response bookkeeping */
 	int begun;
 	int responded;

@@ -42,6 +42,21 @@ void registry_begin(http_request *req)
 	int m = req->method;
 	int kind = req->rt.kind;
 
+	if (req->path_encoded_unsafe) {
+		int oci = OCI_NAME_INVALID;
+		if (req->path_encoded_unsafe == 2 && kind == ROUTE_MANIFEST)
+			oci = OCI_MANIFEST_INVALID;
+		else if (req->path_encoded_unsafe == 2 && (kind == ROUTE_BLOB || kind == ROUTE_REFERRERS))
+			oci = OCI_DIGEST_INVALID;
+		else if (req->path_encoded_unsafe == 2 && kind == ROUTE_UPLOAD)
+			oci = OCI_BLOB_UPLOAD_UNKNOWN;
+		http_respond_error(req, oci == OCI_BLOB_UPLOAD_UNKNOWN ? MHD_HTTP_NOT_FOUND
+								       : MHD_HTTP_BAD_REQUEST,
+				   oci,
+				   "the path encodes a NUL byte or a '/' inside a %s (%%00, %%2F)",
+				   req->path_encoded_unsafe == 2 ? "reference" : "repository name");
+		return;
+	}
 	if (kind == ROUTE_OTHER || kind == ROUTE_NOT_FOUND) {
 		http_respond_error(req, MHD_HTTP_NOT_FOUND, OCI_UNSUPPORTED, "no such endpoint");
 		return;

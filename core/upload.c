@@ -31,7 +31,7 @@ typedef struct upload_op {
 	uint64_t size;        /* bytes in storage, plus what this request appended */
 	void *writer;         /* open while the body streams */
 	digest_ctx *ctx;      /* sha256 at `size`, or NULL when unknown */
-	int held;             /* the upload_state entry is ours */
+	upload_claim claim;   /* held while claim.entry is set */
 	int finish;           /* PUT or monolithic POST: verify and publish at the end */
 	digest expected;
 	int created;          /* the upload was created by this request (monolithic POST) */
@@ -168,10 +168,7 @@ out:
 /* Give up the upload for good: release its hash state, remove its data. */
 static void op_drop(http_request *req, upload_op *op)
 {
-	if (op->held) {
-		upload_state_release(op->uuid, NULL, 0);
-		op->held = 0;
-	}
+	upload_state_release(&op->claim, NULL, 0);
 	op->created = 0;
 	upload_remove(req->rt.name, op->uuid);
 }
@@ -192,7 +189,14 @@ static int op_body(http_request *req, const char *data, size_t len)
 			  "chunk is larger than the limit of %" PRIu64 " bytes", limit);
 		goto broken;
 	}
+	if (upload_state_write_begin(&op->claim) != 0) {
+		/* Another request took this idle upload over. */
+		http_fail(req, MHD_HTTP_CONFLICT, OCI_BLOB_UPLOAD_INVALID,
+			  "upload '%s' was taken over by another request", op->uuid);
+		goto broken;
+	}
 	rc = storage_write(op->writer, data, len, &err);
+	upload_state_write_end(&op->claim);
 	if (rc != 0) {
 		int status = rc == BERTH_E_NOSPACE ? MHD_HTTP_INSUFFICIENT_STORAGE
 						   : MHD_HTTP_INTERNAL_SERVER_ERROR;
@@ -237,10 +241,7 @@ static void op_cleanup(http_request *req, int completed)
 	 * for the upload's Range and continue. */
 	if (op_close_writer(op, &err) != 0)
 		log_warn("upload %s: %s", op->uuid, err.message);
-	if (op->held)
-		upload_state_release(op->uuid, op->ctx, op->size);
-	else
-		digest_ctx_free(op->ctx);
+	upload_state_release(&op->claim, op->ctx, op->size);
 	/* A monolithic POST's upload exists only for that request. */
 	if (op->created)
 		upload_remove(req->rt.name, op->uuid);
@@ -327,9 +328,8 @@ static void op_end(http_request *req)
 	}
 	/* Release before answering: a client sends its next chunk or PUT the
 	 * moment it reads this response, before cleanup would run. */
-	upload_state_release(op->uuid, op->ctx, op->size);
+	upload_state_release(&op->claim, op->ctx, op->size);
 	op->ctx = NULL;
-	op->held = 0;
 	respond_upload(req, MHD_HTTP_ACCEPTED, op->uuid, op->size);
 }
 
@@ -347,6 +347,25 @@ static int op_take(http_request *req, upload_op *op, int need_body)
 	uint64_t start, end, clen = 0;
 	int has_len, rc;
 
+	has_len = http_content_length(req, &clen);
+	if (has_len < 0) {
+		http_respond_error(req, MHD_HTTP_BAD_REQUEST, OCI_SIZE_INVALID,
+				   "invalid Content-Length");
+		return -1;
+	}
+	/* Hold the upload before reading its size: once held, nobody else
+	 * appends, so the size stays true for this whole request. */
+	rc = upload_state_acquire(op->uuid, &op->claim);
+	if (rc == BERTH_E_AGAIN) {
+		http_respond_error(req, MHD_HTTP_CONFLICT, OCI_BLOB_UPLOAD_INVALID,
+				   "upload '%s' is being written by another request", op->uuid);
+		return -1;
+	}
+	if (rc != 0) {
+		http_respond_status(req, rc, MHD_HTTP_SERVICE_UNAVAILABLE, OCI_TOOMANYREQUESTS,
+				    "too many uploads in progress");
+		return -1;
+	}
 	layout_upload_data(key, req->rt.name, op->uuid);
 	rc = storage_stat(key, &st, &err);
 	if (rc == BERTH_E_NOT_FOUND) {
@@ -362,12 +381,6 @@ static int op_take(http_request *req, upload_op *op, int need_body)
 	}
 	op->size = st.size;
 
-	has_len = http_content_length(req, &clen);
-	if (has_len < 0) {
-		http_respond_error(req, MHD_HTTP_BAD_REQUEST, OCI_SIZE_INVALID,
-				   "invalid Content-Length");
-		return -1;
-	}
 	if (cr) {
 		char range[48];
 		range_value(range, sizeof(range), op->size);
@@ -395,18 +408,7 @@ static int op_take(http_request *req, upload_op *op, int need_body)
 		}
 	}
 
-	rc = upload_state_acquire(op->uuid, op->size, &op->ctx);
-	if (rc == BERTH_E_AGAIN) {
-		http_respond_error(req, MHD_HTTP_CONFLICT, OCI_BLOB_UPLOAD_INVALID,
-				   "upload '%s' is being written by another request", op->uuid);
-		return -1;
-	}
-	if (rc != 0) {
-		http_respond_status(req, rc, MHD_HTTP_SERVICE_UNAVAILABLE, OCI_TOOMANYREQUESTS,
-				    "too many uploads in progress");
-		return -1;
-	}
-	op->held = 1;
+	op->ctx = upload_state_hash(&op->claim, op->size);
 	if (!op->ctx) {
 		rc = hash_stored(key, DIGEST_SHA256, op->size, &op->ctx, &err);
 		if (rc != 0) {
@@ -614,7 +616,7 @@ void upload_cancel(http_request *req)
 {
 	layout_key key;
 	berth_error err = {0};
-	digest_ctx *ctx = NULL;
+	upload_claim claim;
 	int rc;
 
 	if (!upload_uuid_valid(req->rt.ref) ||
@@ -624,12 +626,12 @@ void upload_cancel(http_request *req)
 		return;
 	}
 	/* Refuse to pull the data from under a request still writing it. */
-	if (upload_state_acquire(req->rt.ref, 0, &ctx) == BERTH_E_AGAIN) {
+	if (upload_state_acquire(req->rt.ref, &claim) == BERTH_E_AGAIN) {
 		http_respond_error(req, MHD_HTTP_CONFLICT, OCI_BLOB_UPLOAD_INVALID,
 				   "upload '%s' is being written by another request", req->rt.ref);
 		return;
 	}
-	upload_state_release(req->rt.ref, ctx, 0);
+	upload_state_release(&claim, NULL, 0);
 	rc = storage_remove(key, &err);
 	upload_state_forget(req->rt.ref);
 	if (rc == BERTH_E_NOT_FOUND) {

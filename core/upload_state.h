@@ -1,14 +1,16 @@
 /*
- * upload_state.h - the running sha256 of uploads in progress.
+ * upload_state.h - which request holds an upload, and its running sha256.
  *
- * Upload data lives in storage; this table only saves re-reading it. An
- * entry is trusted only when its offset equals the size of the data in
- * storage, so an upload continued after a restart, or on another node, or
- * after a failed write, is simply hashed again from storage.
+ * Upload data lives in storage; this table only saves re-reading it. A
+ * hash state is trusted only when its offset equals the size of the data in
+ * storage, so an upload continued after a restart, on another node, or after
+ * a failed write is simply hashed again from storage.
  *
- * An entry is held by one request at a time: a second request on the same
- * upload while the first streams its body is refused rather than allowed
- * to interleave bytes.
+ * One request at a time holds an upload, so two requests never interleave
+ * bytes. A holder that has received nothing for UPLOAD_IDLE_TAKEOVER_MS (a
+ * client that went away without the connection closing yet) can be taken
+ * over by a new request; from then on every write of the old holder is
+ * refused (upload_state_write_begin), so the two can never both append.
  */
 #ifndef BERTH_UPLOAD_STATE_H
 #define BERTH_UPLOAD_STATE_H
@@ -17,16 +19,28 @@
 
 #include "digest.h"
 
+#define UPLOAD_IDLE_TAKEOVER_MS 2000
+
+typedef struct upload_claim {
+	void *entry;
+	uint64_t gen;
+} upload_claim;
+
 /*
- * Take the hash state of upload `uuid`, whose data in storage is `size`
- * bytes long. On success *ctx is a state at exactly `size` bytes, or NULL
- * when none is known (the caller rebuilds it). Returns BERTH_E_AGAIN when
- * another request holds the upload.
+ * Hold upload `uuid`. BERTH_E_AGAIN when an active request holds it;
+ * BERTH_E_TOO_MANY when every slot is held. When this takes over an idle
+ * holder, it returns only after that holder's last write is done, so the
+ * size the caller reads from storage afterwards is final.
  */
-int upload_state_acquire(const char *uuid, uint64_t size, digest_ctx **ctx);
-/* Give the state back at `offset` bytes; ctx NULL forgets it. Takes ownership of ctx. */
-void upload_state_release(const char *uuid, digest_ctx *ctx, uint64_t offset);
-/* Drop an upload's entry (finished or cancelled); only when not held. */
+int upload_state_acquire(const char *uuid, upload_claim *claim);
+/* The held upload's hash state if it is at exactly `size` bytes, else NULL (rebuild it). */
+digest_ctx *upload_state_hash(const upload_claim *claim, uint64_t size);
+/* Bracket each write of upload data; begin fails with BERTH_E_AGAIN once the claim was taken over. */
+int upload_state_write_begin(const upload_claim *claim);
+void upload_state_write_end(const upload_claim *claim);
+/* Give the upload back with its hash state at `offset` (ctx NULL forgets it). Takes ctx. */
+void upload_state_release(upload_claim *claim, digest_ctx *ctx, uint64_t offset);
+/* Drop an upload's entry (finished or cancelled) when nobody holds it. */
 void upload_state_forget(const char *uuid);
 
 #endif

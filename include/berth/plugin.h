@@ -107,56 +107,6 @@ typedef struct berth_config_key {
 } berth_config_key;
 
 /* ------------------------------------------------------------------------ */
-/* Host services                                                            */
-/* ------------------------------------------------------------------------ */
-
-enum berth_log_level {
-	BERTH_LOG_ERROR = 0,
-	BERTH_LOG_WARN = 1,
-	BERTH_LOG_INFO = 2,
-	BERTH_LOG_DEBUG = 3
-};
-
-/*
- * The services the host offers a plugin, passed to create(). The table only
- * grows at the end: check `size` with BERTH_HOST_HAS() before calling a
- * function added in a later minor version.
- */
-typedef struct berth_host {
-	uint32_t size;
-	uint16_t abi_major;
-	uint16_t abi_minor;
-	const char *version;   /* Berth's version string */
-
-	/* Log a line tagged with the instance name. */
-	void (*log)(const berth_instance *self, int level, const char *fmt, ...)
-		BERTH_PRINTF(3, 4);
-
-	/*
-	 * Config getters. A key absent from the YAML yields its schema default;
-	 * a key with no default yields NULL / `def`. Strings are owned by the
-	 * host and live as long as the instance.
-	 */
-	const char *(*config_string)(const berth_config *cfg, const char *key);
-	int64_t (*config_int)(const berth_config *cfg, const char *key, int64_t def);
-	int (*config_bool)(const berth_config *cfg, const char *key, int def);
-	size_t (*config_list_count)(const berth_config *cfg, const char *key);
-	const char *(*config_list_string)(const berth_config *cfg, const char *key,
-					  size_t index);
-	const berth_config *(*config_child)(const berth_config *cfg, const char *key);
-
-	/* Milliseconds since the Unix epoch, and a monotonic clock. */
-	int64_t (*now_ms)(void);
-	int64_t (*monotonic_ms)(void);
-
-	/* The instance's name as declared (`name:` or the plugin name). */
-	const char *(*instance_name)(const berth_instance *self);
-} berth_host;
-
-#define BERTH_HOST_HAS(host, member) \
-	((host)->size >= offsetof(berth_host, member) + sizeof((host)->member))
-
-/* ------------------------------------------------------------------------ */
 /* Storage                                                                  */
 /* ------------------------------------------------------------------------ */
 
@@ -246,40 +196,413 @@ typedef struct berth_storage_ops {
 } berth_storage_ops;
 
 /* ------------------------------------------------------------------------ */
-/* Other hook kinds                                                         */
+/* Requests                                                                 */
 /*                                                                          */
-/* The tables below reserve the descriptor's layout for request, auth,      */
-/* scan and notify hooks, plugin routes and jobs. A host of ABI 1.0 serves  */
-/* storage plugins only and refuses to load a plugin that fills any other  */
-/* table, naming the kind, rather than loading it and ignoring its hooks.   */
+/* A berth_request is the host's request, seen through the getters of the   */
+/* host table (request_method, request_header, ...). It is borrowed for the */
+/* duration of the call that receives it.                                   */
 /* ------------------------------------------------------------------------ */
 
+typedef struct berth_request berth_request;
+
+/* What a request addresses, as the core routed it. */
+enum berth_route_kind {
+	BERTH_ROUTE_OTHER = 0,     /* not a registry endpoint */
+	BERTH_ROUTE_BASE,          /* GET /v2/ */
+	BERTH_ROUTE_CATALOG,
+	BERTH_ROUTE_TAGS,
+	BERTH_ROUTE_MANIFEST,
+	BERTH_ROUTE_BLOB,
+	BERTH_ROUTE_UPLOAD,
+	BERTH_ROUTE_REFERRERS,
+	BERTH_ROUTE_PLUGIN,        /* a plugin's own route */
+	BERTH_ROUTE_ADMIN          /* Berth's /berth/v1/ endpoints */
+};
+
+/* How a request ended, for request hooks' after(). */
+typedef struct berth_request_result {
+	uint32_t size;
+	int status;                /* HTTP status sent; 499 when the client went away */
+	uint64_t bytes_in;
+	uint64_t bytes_out;
+	double duration_ms;
+	const char *error_code;    /* OCI code of a failed request, or NULL */
+} berth_request_result;
+
+/*
+ * Request hooks, run for every request in priority order (lower first,
+ * then declared order).
+ *
+ * before(): after parsing, before authentication and routing. Return
+ * BERTH_DECLINED to let the request go on, or a negative error code to
+ * answer it now: the host sends the OCI error for the code
+ * (BERTH_E_DENIED -> 403 DENIED, BERTH_E_TOO_MANY -> 429 TOOMANYREQUESTS,
+ * BERTH_E_UNSUPPORTED -> 405, BERTH_E_AGAIN -> 503, ...) with err->message.
+ * The first hook that answers wins; later hooks are not asked.
+ *
+ * after(): once the response is complete (or the client went away), with
+ * what happened. Runs on the worker thread that served the request: keep it
+ * short.
+ */
 typedef struct berth_request_ops {
 	uint32_t size;
-	int priority;          /* lower runs first */
+	int priority;
+	int (*before)(void *state, berth_request *req, berth_error *err);
+	void (*after)(void *state, const berth_request *req, const berth_request_result *res);
 } berth_request_ops;
 
+/* ------------------------------------------------------------------------ */
+/* Authentication and authorization                                         */
+/* ------------------------------------------------------------------------ */
+
+#define BERTH_IDENTITY_NAME_MAX 128
+#define BERTH_IDENTITY_GROUPS_MAX 512
+
+/* Who makes a request. An empty name is the anonymous identity. */
+typedef struct berth_identity {
+	uint32_t size;
+	char name[BERTH_IDENTITY_NAME_MAX];
+	char groups[BERTH_IDENTITY_GROUPS_MAX];   /* comma-separated */
+	char provider[64];                        /* instance that authenticated it */
+} berth_identity;
+
+/*
+ * One thing a request needs to be allowed, in Docker's scope terms:
+ *   repository:<name>:pull|push|delete     blobs, manifests, tags, uploads
+ *   registry:catalog:*                     GET /v2/_catalog
+ *   registry:base:login                    GET /v2/ (what `docker login` tries)
+ *   registry:jobs:run                      the admin job endpoint
+ *   route:<path prefix>:<method>           a plugin's own route
+ */
+typedef struct berth_access {
+	const char *type;
+	const char *name;
+	const char *action;
+} berth_access;
+
+/*
+ * Auth hooks, in priority order. When no auth plugin is loaded every
+ * request is allowed. When one is:
+ *
+ * authenticate(): who is this? Fill id->name (and groups) and return 0;
+ * BERTH_DECLINED when the request carries no credentials this plugin knows
+ * (the next plugin is asked; if none knows them the request is anonymous);
+ * BERTH_E_UNAUTHORIZED when it carries credentials that are wrong (the
+ * request is refused with 401 at once).
+ *
+ * authorize(): may `id` (anonymous when id->name is "") do `access`?
+ * 0 allows, BERTH_E_DENIED refuses (err->message is shown to the client),
+ * BERTH_DECLINED has no opinion. The first definite answer wins; when every
+ * plugin declines, the access is refused.
+ *
+ * challenge(): the WWW-Authenticate value to send with a 401 for the
+ * accesses the request needed. Return 0 with `out` filled, or
+ * BERTH_DECLINED; the first plugin that answers gives the challenge (the
+ * host falls back to `Basic realm="berth"`).
+ *
+ * Each of the three is optional.
+ */
 typedef struct berth_auth_ops {
 	uint32_t size;
 	int priority;
+	int (*authenticate)(void *state, const berth_request *req, berth_identity *id,
+			    berth_error *err);
+	int (*authorize)(void *state, const berth_request *req, const berth_identity *id,
+			 const berth_access *access, berth_error *err);
+	int (*challenge)(void *state, const berth_request *req, const berth_access *accesses,
+			 size_t n_accesses, char *out, size_t cap);
 } berth_auth_ops;
 
+/* ------------------------------------------------------------------------ */
+/* Scanning and the pull gate                                               */
+/* ------------------------------------------------------------------------ */
+
+/* A manifest as the scan hooks see it; every field is borrowed. */
+typedef struct berth_manifest {
+	uint32_t size;
+	const char *repository;
+	const char *reference;     /* the tag or digest the client used */
+	const char *digest;        /* "sha256:..." */
+	const char *media_type;
+	const void *body;
+	size_t body_len;
+	const char *subject;       /* digest of its subject, or NULL */
+	const char *artifact_type; /* or NULL */
+} berth_manifest;
+
+/*
+ * on_push(): a manifest was stored (tagged if pushed by tag), before the
+ * client gets its 201. Start or import a scan; anything long belongs in a
+ * job. Its result does not change the push.
+ *
+ * gate(): before a manifest is served (GET and HEAD, by tag and by digest).
+ * 0 or BERTH_DECLINED serves it; BERTH_E_DENIED refuses the pull with 403
+ * DENIED and err->message, which `docker pull` shows.
+ *
+ * report(): the stored scan report of a manifest as JSON, written into
+ * buf (capacity cap, *len set to its size; BERTH_E_RANGE when cap is too
+ * small). BERTH_E_NOT_FOUND when there is none. The host serves it at
+ * GET /berth/v1/reports/<repository>@<digest>.
+ */
 typedef struct berth_scan_ops {
 	uint32_t size;
+	void (*on_push)(void *state, const berth_manifest *m);
+	int (*gate)(void *state, const berth_request *req, const berth_manifest *m,
+		    berth_error *err);
+	int (*report)(void *state, const char *repository, const char *digest, char *buf,
+		      size_t cap, size_t *len, berth_error *err);
 } berth_scan_ops;
 
+/* ------------------------------------------------------------------------ */
+/* Events and notifiers                                                     */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Something that happened. The core emits "push" (a manifest), "pull" (a
+ * manifest), "delete" (manifest or tag), "blob.push", "blob.delete",
+ * "mount"; plugins emit their own through host->emit_event. Fields that do
+ * not apply are NULL (or 0).
+ */
+typedef struct berth_event {
+	uint32_t size;
+	uint64_t id;               /* increasing within a process */
+	int64_t time_ms;
+	const char *type;
+	const char *repository;
+	const char *tag;
+	const char *digest;
+	const char *media_type;
+	uint64_t length;           /* bytes of the manifest or blob */
+	const char *identity;      /* who, or NULL */
+	const char *client;        /* client address, or NULL */
+	const char *source;        /* instance that emitted it, "core" for the core */
+	const char *detail_json;   /* a JSON object with more, or NULL */
+} berth_event;
+
+enum berth_notify_flags {
+	/*
+	 * The notifier must see every event. When the event queue is full the
+	 * host calls its `overflow` on the emitting thread instead of dropping
+	 * the event (write it to the plugin's own journal and return).
+	 */
+	BERTH_NOTIFY_DURABLE = 1u << 0
+};
+
+/*
+ * Notifiers run on the event thread, one event at a time, in emission
+ * order, off the request path: a slow notifier delays only other
+ * notifications. The queue between requests and the event thread is
+ * bounded; when it is full an event is dropped (and counted in the host
+ * counter berth_events_dropped_total) unless a notifier is durable.
+ */
 typedef struct berth_notify_ops {
 	uint32_t size;
+	unsigned flags;            /* enum berth_notify_flags */
+	void (*deliver)(void *state, const berth_event *ev);
+	void (*overflow)(void *state, const berth_event *ev);
 } berth_notify_ops;
 
+/* ------------------------------------------------------------------------ */
+/* Routes                                                                   */
+/* ------------------------------------------------------------------------ */
+
+enum berth_route_flags {
+	/* Served without asking the auth hooks (a token endpoint, a health check). */
+	BERTH_ROUTE_PUBLIC = 1u << 0
+};
+
+/*
+ * A plugin's own endpoint. Requests whose path equals `path` or starts with
+ * `path` followed by '/' go to handle(); `method` NULL accepts any method.
+ * Paths must start with '/' and may not be under /v2/. Unless the route is
+ * public, the request needs access route:<path>:<method> from the auth
+ * hooks. A body (up to max_body bytes, default 1 MiB) is read before
+ * handle() runs and is available through host->request_body.
+ *
+ * handle() answers with host->respond(); returning a negative code without
+ * having responded sends the OCI error for the code with err->message.
+ * Routes run on worker threads.
+ *
+ * Plugins list their routes as a NULL-terminated array of pointers, so
+ * this structure can grow: the host reads `size` bytes of each.
+ */
 typedef struct berth_route {
-	const char *method;    /* NULL terminates the array */
-	const char *path_prefix;
+	uint32_t size;
+	const char *method;
+	const char *path;
+	unsigned flags;            /* enum berth_route_flags */
+	uint64_t max_body;
+	int (*handle)(void *state, berth_request *req, berth_error *err);
 } berth_route;
 
+/* ------------------------------------------------------------------------ */
+/* Jobs                                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct berth_job_run berth_job_run;
+
+/*
+ * Named work: run on demand (`berth job run NAME [--dry-run]`, or
+ * POST /berth/v1/jobs/NAME on a running server) and, when it has a
+ * schedule, by the server's job thread. Schedules: "every 30s", "every
+ * 10m", "every 6h", "daily 03:30" (UTC); NULL or "" runs on demand only.
+ * The operator overrides a schedule with `jobs: {NAME: {schedule: ...}}`.
+ *
+ * run() reports through host->job_print(); it checks host->job_dry_run()
+ * and then must change nothing. Jobs run one at a time on the job thread.
+ * Listed like routes: a NULL-terminated array of pointers.
+ */
 typedef struct berth_job {
-	const char *name;      /* NULL terminates the array */
+	uint32_t size;
+	const char *name;          /* [a-z0-9-]+, unique across instances */
+	const char *description;
+	const char *schedule;
+	int (*run)(void *state, berth_job_run *run, berth_error *err);
 } berth_job;
+
+/* ------------------------------------------------------------------------ */
+/* Metrics                                                                  */
+/* ------------------------------------------------------------------------ */
+
+enum berth_metric_type {
+	BERTH_METRIC_COUNTER = 1,
+	BERTH_METRIC_GAUGE = 2
+};
+
+typedef struct berth_metric berth_metric;
+
+/* Called by host->metrics_foreach for each series (one label set). */
+typedef void (*berth_metric_fn)(void *ctx, const char *name, const char *help, int type,
+				const char *labels, double value);
+
+/* Called by the registry readers of the host table; return non-zero to stop. */
+typedef int (*berth_name_fn)(void *ctx, const char *name);
+typedef int (*berth_manifest_fn)(void *ctx, const berth_manifest *m);
+typedef int (*berth_bytes_fn)(void *ctx, const void *data, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Host services                                                            */
+/* ------------------------------------------------------------------------ */
+
+enum berth_log_level {
+	BERTH_LOG_ERROR = 0,
+	BERTH_LOG_WARN = 1,
+	BERTH_LOG_INFO = 2,
+	BERTH_LOG_DEBUG = 3
+};
+
+/*
+ * The services the host offers a plugin, passed to create(). The table only
+ * grows at the end: check `size` with BERTH_HOST_HAS() before calling a
+ * function added in a later minor version.
+ */
+typedef struct berth_host {
+	uint32_t size;
+	uint16_t abi_major;
+	uint16_t abi_minor;
+	const char *version;   /* Berth's version string */
+
+	/* Log a line tagged with the instance name. */
+	void (*log)(const berth_instance *self, int level, const char *fmt, ...)
+		BERTH_PRINTF(3, 4);
+
+	/*
+	 * Config getters. A key absent from the YAML yields its schema default;
+	 * a key with no default yields NULL / `def`. Strings are owned by the
+	 * host and live as long as the instance.
+	 */
+	const char *(*config_string)(const berth_config *cfg, const char *key);
+	int64_t (*config_int)(const berth_config *cfg, const char *key, int64_t def);
+	int (*config_bool)(const berth_config *cfg, const char *key, int def);
+	size_t (*config_list_count)(const berth_config *cfg, const char *key);
+	const char *(*config_list_string)(const berth_config *cfg, const char *key,
+					  size_t index);
+	const berth_config *(*config_child)(const berth_config *cfg, const char *key);
+
+	/* Milliseconds since the Unix epoch, and a monotonic clock. */
+	int64_t (*now_ms)(void);
+	int64_t (*monotonic_ms)(void);
+
+	/* The instance's name as declared (`name:` or the plugin name). */
+	const char *(*instance_name)(const berth_instance *self);
+
+	/*
+	 * The request a hook or route is called with. Strings are borrowed
+	 * for the call; repository and reference are "" when the route has
+	 * none; request_identity is NULL before authentication and names
+	 * the anonymous identity with an empty name.
+	 */
+	const char *(*request_method)(const berth_request *r);
+	const char *(*request_path)(const berth_request *r);
+	int (*request_route)(const berth_request *r);   /* enum berth_route_kind */
+	const char *(*request_repository)(const berth_request *r);
+	const char *(*request_reference)(const berth_request *r);
+	const char *(*request_header)(const berth_request *r, const char *name);
+	const char *(*request_query)(const berth_request *r, const char *name);
+	const char *(*request_client)(const berth_request *r);
+	const berth_identity *(*request_identity)(const berth_request *r);
+	/* The body a plugin route received (NULL and 0 when none). */
+	const void *(*request_body)(const berth_request *r, size_t *len);
+	/* Add a header to the response this request will get. */
+	int (*response_header)(berth_request *r, const char *name, const char *value);
+	/* Answer a plugin route; the body is copied. Once per request. */
+	int (*respond)(berth_request *r, int status, const char *content_type,
+		       const void *body, size_t len);
+
+	/*
+	 * Emit an event to the notifiers (non-blocking; see berth_notify_ops).
+	 * detail_json, when given, must be a JSON object.
+	 */
+	int (*emit_event)(const berth_instance *self, const char *type,
+			  const char *repository, const char *tag, const char *digest,
+			  const char *detail_json);
+
+	/*
+	 * Registry content, for plugins that manage it (retention, scanners).
+	 * Reads call fn once per item with borrowed data. Deletes go through
+	 * the same code as the API's DELETE: same locks, same events (with
+	 * the instance as identity).
+	 */
+	int (*list_repositories)(berth_name_fn fn, void *ctx, berth_error *err);
+	int (*list_tags)(const char *repository, berth_name_fn fn, void *ctx, berth_error *err);
+	int (*read_manifest)(const char *repository, const char *reference,
+			     berth_manifest_fn fn, void *ctx, berth_error *err);
+	/* Stream a blob of the repository through fn, refusing blobs over max bytes. */
+	int (*read_blob)(const char *repository, const char *digest, uint64_t max,
+			 berth_bytes_fn fn, void *ctx, berth_error *err);
+	int (*delete_tag)(const berth_instance *self, const char *repository, const char *tag,
+			  berth_error *err);
+	int (*delete_manifest)(const berth_instance *self, const char *repository,
+			       const char *digest, berth_error *err);
+
+	/*
+	 * Counters and gauges, exposed by whatever metrics plugin is loaded.
+	 * label_names is NULL-terminated (or NULL); values are given in the
+	 * same order. Registering a name twice returns the same metric when
+	 * type and labels agree, NULL otherwise. Safe from any thread.
+	 */
+	berth_metric *(*metric_register)(const berth_instance *self, const char *name,
+					 const char *help, int type,
+					 const char *const *label_names);
+	void (*metric_add)(berth_metric *m, const char *const *label_values, double delta);
+	void (*metric_set)(berth_metric *m, const char *const *label_values, double value);
+	/* Every series of every metric; labels come formatted as a="x",b="y". */
+	void (*metrics_foreach)(berth_metric_fn fn, void *ctx);
+
+	/* Inside a job's run(). */
+	int (*job_dry_run)(const berth_job_run *run);
+	void (*job_print)(berth_job_run *run, const char *fmt, ...) BERTH_PRINTF(2, 3);
+
+	/*
+	 * Call fn(arg) on the job thread every interval_ms while the server
+	 * runs (not in `berth job run`). Register from start().
+	 */
+	int (*schedule)(const berth_instance *self, uint64_t interval_ms, void (*fn)(void *arg),
+			void *arg);
+} berth_host;
+
+#define BERTH_HOST_HAS(host, member) \
+	((host)->size >= offsetof(berth_host, member) + sizeof((host)->member))
 
 /* ------------------------------------------------------------------------ */
 /* The descriptor                                                           */
@@ -333,8 +656,9 @@ typedef struct berth_plugin {
 	const berth_storage_ops *storage;
 	const berth_scan_ops *scan;
 	const berth_notify_ops *notify;
-	const berth_route *routes;
-	const berth_job *jobs;
+	/* NULL-terminated arrays of pointers; see berth_route and berth_job. */
+	const berth_route *const *routes;
+	const berth_job *const *jobs;
 } berth_plugin;
 
 /* Fill the version fields of a descriptor. */
