@@ -285,8 +285,10 @@ out:
 	return rc;
 }
 
-int plugins_start(plugin_set *set, berth_error *err)
+int plugins_start(plugin_set *set, berth_error *err, void (*on_storage_created)(plugin_instance *))
 {
+	/* Every instance is created before any starts, so the storage driver
+	 * is in place (and registry reads work) in every plugin's start(). */
 	for (size_t i = 0; i < set->n; i++) {
 		plugin_instance *in = &set->v[i];
 		berth_error perr = {0};
@@ -301,6 +303,14 @@ int plugins_start(plugin_set *set, berth_error *err)
 						 perr.message[0] ? perr.message : "create() failed");
 		}
 		in->created = 1;
+		if ((in->kinds & BERTH_KIND_STORAGE) && on_storage_created)
+			on_storage_created(in);
+	}
+	for (size_t i = 0; i < set->n; i++) {
+		plugin_instance *in = &set->v[i];
+		berth_error perr = {0};
+		int rc;
+
 		if (in->desc.start) {
 			rc = in->desc.start(in->state, &perr);
 			if (rc != 0)

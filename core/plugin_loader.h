@@ -42,7 +42,9 @@ typedef struct plugin_set {
 } plugin_set;
 
 int plugins_load(const server_config *cfg, plugin_set *out, berth_error *err);
-int plugins_start(plugin_set *set, berth_error *err);
+/* create() and start() every instance; on_storage_created, when given, is
+ * called right after the storage instance's create(). */
+int plugins_start(plugin_set *set, berth_error *err, void (*on_storage_created)(plugin_instance *));
 /* stop() in reverse order, destroy(), dlclose(); safe on a partly started set. */
 void plugins_unload(plugin_set *set);
 

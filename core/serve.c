@@ -19,8 +19,7 @@
 #include "http.h"
 #include "log.h"
 #include "plugin_loader.h"
-#include "registry.h"
-#include "storage.h"
+#include "runtime.h"
 
 static const char serve_usage[] =
 	"usage: berth serve [-c FILE]\n"
@@ -79,22 +78,11 @@ static unsigned worker_threads(unsigned configured)
 	return (unsigned)(cpus * 2 > 64 ? 64 : cpus * 2);
 }
 
-static void use_storage(plugin_instance *in)
-{
-	storage_driver d = {
-		.ops = in->storage,
-		.state = in->state,
-		.serial = (in->desc.flags & BERTH_PLUGIN_SERIALIZED) ? &in->serial : NULL,
-		.instance = in->name,
-	};
-	storage_set_driver(&d);
-}
-
 int cmd_serve(int argc, char **argv)
 {
 	const char *file = "berth.yaml";
+	runtime rt = {0};
 	server_config *cfg = NULL;
-	plugin_set plugins = {0};
 	http_server *srv = NULL;
 	berth_error err = {0};
 	char *cert = NULL, *key = NULL;
@@ -113,39 +101,16 @@ int cmd_serve(int argc, char **argv)
 	/* A client that disconnects mid-response must not kill the server. */
 	signal(SIGPIPE, SIG_IGN);
 
-	rc = config_load(file, &cfg, &err);
+	rc = runtime_open(file, &rt, &err);
+	cfg = rt.cfg;
 	if (rc != 0) {
-		fprintf(stderr, "berth: %s\n", err.message);
+		if (cfg)
+			log_error("%s", err.message);
+		else
+			fprintf(stderr, "berth: %s\n", err.message);
 		goto out;
 	}
-	log_configure(cfg->log_level, cfg->log_json);
-	log_info("berth %s starting with %s", BERTH_VERSION, file);
-	for (size_t i = 0; i < cfg->n_warnings; i++)
-		log_warn("%s", cfg->warnings[i]);
-
-	rc = plugins_load(cfg, &plugins, &err);
-	if (rc == 0)
-		rc = plugins_start(&plugins, &err);
-	if (rc != 0) {
-		log_error("%s", err.message);
-		goto out;
-	}
-	for (size_t i = 0; i < plugins.n; i++) {
-		char kinds[128];
-		plugin_kinds_string(plugins.v[i].kinds, kinds, sizeof(kinds));
-		log_info("plugin %s: %s %s (ABI %u.%u) [%s] from %s", plugins.v[i].name,
-			 plugins.v[i].desc.name,
-			 plugins.v[i].desc.version ? plugins.v[i].desc.version : "",
-			 plugins.v[i].desc.abi_major, plugins.v[i].desc.abi_minor, kinds,
-			 plugins.v[i].path);
-	}
-	use_storage(plugins_storage(&plugins));
-	registry_configure(&(registry_settings){
-		.max_manifest_size = cfg->max_manifest_size,
-		.max_chunk_size = cfg->max_chunk_size,
-		.delete_enabled = cfg->delete_enabled,
-		.tag_delete_enabled = cfg->tag_delete_enabled,
-	});
+	log_info("berth %s serving %s", BERTH_VERSION, file);
 
 	if (cfg->tls_cert) {
 		rc = read_file(cfg->tls_cert, &cert, &err);
@@ -196,8 +161,7 @@ int cmd_serve(int argc, char **argv)
 out:
 	if (srv)
 		http_server_stop(srv, 0);
-	plugins_unload(&plugins);
-	config_free(cfg);
+	runtime_close(&rt);
 	if (key) {
 		/* The private key should not linger in freed memory. */
 		memset(key, 0, strlen(key));

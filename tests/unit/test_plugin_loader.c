@@ -87,7 +87,7 @@ int main(void)
 		plugin_kinds_string(set.v[0].kinds, kinds, sizeof(kinds));
 		CHECK_STR(kinds, "storage");
 		CHECK(plugins_storage(&set) == &set.v[0]);
-		CHECK_INT(plugins_start(&set, &err), 0);
+		CHECK_INT(plugins_start(&set, &err, NULL), 0);
 		CHECK(access(BERTH_TEST_PLUGIN_DIR "/storage-fs.so", F_OK) == 0);
 	}
 	unload(&set, &cfg);
@@ -133,7 +133,7 @@ int main(void)
 	rc = load("plugins:\n  - use: create-fails\n    config: {reason: disk on fire}\n", &set,
 		  &cfg, &err);
 	CHECK_INT(rc, 0);
-	rc = plugins_start(&set, &err);
+	rc = plugins_start(&set, &err, NULL);
 	CHECK(rc < 0);
 	CHECK(strstr(err.message, "plugin 'create-fails' failed to start: refusing to start: disk on fire") != NULL);
 	unload(&set, &cfg);
