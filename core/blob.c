@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "events.h"
 #include "layout.h"
 #include "log.h"
 #include "range.h"
@@ -156,6 +157,14 @@ void blob_delete(http_request *req)
 		return;
 	}
 	log_info("blob %s unlinked from '%s'", ds, req->rt.name);
+	events_emit(&(event_fields){
+		.type = "blob.delete",
+		.repository = req->rt.name,
+		.digest = ds,
+		.identity = req->identity.name[0] ? req->identity.name : NULL,
+		.client = req->client,
+		.source = "core",
+	});
 	http_respond(req, MHD_HTTP_ACCEPTED, NULL, "", 0,
 		     (const char *const[]){"Docker-Content-Digest", ds, NULL});
 }

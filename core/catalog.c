@@ -56,6 +56,16 @@ out:
 	return rc;
 }
 
+int catalog_collect(name_list *out, berth_error *err)
+{
+	int rc = walk(LAYOUT_REPOSITORIES, "", 0, out, err);
+
+	if (rc == BERTH_E_NOT_FOUND)
+		rc = 0;
+	name_list_sort(out);
+	return rc;
+}
+
 void catalog_list(http_request *req)
 {
 	name_list repos = {0};
@@ -67,13 +77,12 @@ void catalog_list(http_request *req)
 
 	if (registry_pagination(req, &n, &last) < 0)
 		return;
-	rc = walk(LAYOUT_REPOSITORIES, "", 0, &repos, &err);
-	if (rc != 0 && rc != BERTH_E_NOT_FOUND) {
+	rc = catalog_collect(&repos, &err);
+	if (rc != 0) {
 		http_respond_status(req, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
 				    err.message);
 		goto out;
 	}
-	name_list_sort(&repos);
 	doc = json_object();
 	registry_respond_page(req, doc, "repositories", &repos, n, last, "/v2/_catalog");
 	json_decref(doc);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "hooks.h"
 #include "plugin_loader.h"
 
 int command_options(int argc, char **argv, const char **config, const char *usage)
@@ -96,8 +97,9 @@ out:
 static const char plugins_usage[] =
 	"usage: berth plugins [-c FILE]\n"
 	"\n"
-	"List the plugin instances FILE (default berth.yaml) declares, in the order\n"
-	"their hooks run: instance name, plugin file, version, ABI, kinds, priority.\n"
+	"List the plugin instances FILE (default berth.yaml) declares: instance name,\n"
+	"plugin, version, ABI, kinds, priority and file; then each hook chain in the\n"
+	"order it runs (priority, then declared order) and the plugin routes.\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE   the configuration file (default berth.yaml)\n"
@@ -132,6 +134,13 @@ int cmd_plugins(int argc, char **argv)
 		       in->desc.version ? in->desc.version : "-", abi, kinds, in->priority,
 		       in->path);
 	}
+	rc = hooks_init(&set, &err);
+	if (rc != 0) {
+		fprintf(stderr, "berth: %s\n", err.message);
+		goto out;
+	}
+	printf("\n");
+	hooks_print_order(stdout);
 	status = 0;
 out:
 	plugins_unload(&set);

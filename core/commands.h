@@ -8,6 +8,8 @@
 int cmd_serve(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
+int cmd_plugin(int argc, char **argv);
+int cmd_job(int argc, char **argv);
 
 /* Parse "-c FILE" / "--config FILE" / "--config=FILE" and "-h/--help".
  * Returns 0, 1 when help was asked for, -1 on a usage error (printed). */

@@ -35,7 +35,7 @@
 
 static const char *const top_keys[] = {
 	"listen", "plugin_path", "include", "tls", "limits", "logging",
-	"registry", "plugins", NULL
+	"registry", "events", "jobs", "plugins", NULL
 };
 static const char *const tls_keys[] = { "cert", "key", "min_version", NULL };
 static const char *const limits_keys[] = {
@@ -46,6 +46,7 @@ static const char *const logging_keys[] = { "level", "format", "access_log", NUL
 static const char *const registry_keys[] = {
 	"delete_enabled", "tag_delete_enabled", "upload_purge_age", NULL
 };
+static const char *const events_keys[] = { "queue_size", NULL };
 static const char *const plugin_keys[] = { "use", "name", "priority", "config", NULL };
 
 static const struct section {
@@ -56,6 +57,7 @@ static const struct section {
 	{ "limits", limits_keys },
 	{ "logging", logging_keys },
 	{ "registry", registry_keys },
+	{ "events", events_keys },
 };
 
 struct file_id {
@@ -1047,6 +1049,26 @@ static int check_registry(const cfg_node *root, server_config *c, berth_error *e
 	return get_duration(reg, "registry", "upload_purge_age", &c->upload_purge_age_ms, err);
 }
 
+/* `jobs:` is a map of job names to settings; the job registry checks the
+ * names against what plugins provide, so only its shape is checked here. */
+static int check_events_jobs(const cfg_node *root, server_config *c, berth_error *err)
+{
+	const cfg_node *ev, *jobs;
+	unsigned q = 1024;
+	int rc;
+
+	rc = get_section(root, "events", &ev, err);
+	if (rc < 0)
+		return rc;
+	if (ev && (rc = get_uint(ev, "events", "queue_size", 1, 1048576, &q, err)) < 0)
+		return rc;
+	c->events_queue_size = q;
+	jobs = cfg_map_get(root, "jobs");
+	if (jobs && !jobs->is_null && jobs->type != CFG_MAP)
+		return cfg_node_error(err, jobs, "jobs must be a map of job names to settings");
+	return 0;
+}
+
 static int valid_instance_name(const char *s)
 {
 	size_t i;
@@ -1234,7 +1256,8 @@ static int check_values(server_config *c, berth_error *err)
 	    (rc = check_tls(root, c, err)) < 0 ||
 	    (rc = check_limits(root, c, err)) < 0 ||
 	    (rc = check_logging(root, c, err)) < 0 ||
-	    (rc = check_registry(root, c, err)) < 0)
+	    (rc = check_registry(root, c, err)) < 0 ||
+	    (rc = check_events_jobs(root, c, err)) < 0)
 		return rc;
 	return check_plugins(root, c, err);
 }

@@ -45,6 +45,7 @@ typedef struct server_config {
 	int log_json;
 	int access_log;
 	int delete_enabled, tag_delete_enabled;
+	unsigned events_queue_size;  /* events.queue_size, default 1024 */
 	plugin_decl *plugins;
 	size_t n_plugins;
 	char **files;               /* every file read, in order */

@@ -5,10 +5,16 @@
  * are thin: the real work lives in log.c and plugin_config.c.
  */
 #include <stdarg.h>
+#include <string.h>
 #include <time.h>
 
+#include "events.h"
+#include "http.h"
+#include "jobs.h"
 #include "log.h"
+#include "metrics.h"
 #include "plugin_loader.h"
+#include "registry_access.h"
 
 BERTH_PRINTF(3, 4)
 static void host_log(const berth_instance *self, int level, const char *fmt, ...)
@@ -41,6 +47,105 @@ static const char *host_instance_name(const berth_instance *self)
 	return self ? self->name : NULL;
 }
 
+static const char *req_method(const berth_request *r)
+{
+	return r ? http_from_berth(r)->method_name : NULL;
+}
+
+static const char *req_path(const berth_request *r)
+{
+	return r ? http_from_berth(r)->url : NULL;
+}
+
+static int req_route(const berth_request *r)
+{
+	if (!r)
+		return BERTH_ROUTE_OTHER;
+	switch (http_from_berth(r)->rt.kind) {
+	case ROUTE_BASE:
+		return BERTH_ROUTE_BASE;
+	case ROUTE_CATALOG:
+		return BERTH_ROUTE_CATALOG;
+	case ROUTE_TAGS:
+		return BERTH_ROUTE_TAGS;
+	case ROUTE_MANIFEST:
+		return BERTH_ROUTE_MANIFEST;
+	case ROUTE_BLOB:
+		return BERTH_ROUTE_BLOB;
+	case ROUTE_UPLOAD_START:
+	case ROUTE_UPLOAD:
+		return BERTH_ROUTE_UPLOAD;
+	case ROUTE_REFERRERS:
+		return BERTH_ROUTE_REFERRERS;
+	case ROUTE_PLUGIN:
+		return BERTH_ROUTE_PLUGIN;
+	case ROUTE_ADMIN:
+		return BERTH_ROUTE_ADMIN;
+	default:
+		return BERTH_ROUTE_OTHER;
+	}
+}
+
+static const char *req_repository(const berth_request *r)
+{
+	return r ? http_from_berth(r)->rt.name : "";
+}
+
+static const char *req_reference(const berth_request *r)
+{
+	return r ? http_from_berth(r)->rt.ref : "";
+}
+
+static const char *req_header(const berth_request *r, const char *name)
+{
+	return r && name ? http_header(http_from_berth(r), name) : NULL;
+}
+
+static const char *req_query(const berth_request *r, const char *name)
+{
+	return r && name ? http_query(http_from_berth(r), name) : NULL;
+}
+
+static const char *req_client(const berth_request *r)
+{
+	return r ? http_from_berth(r)->client : NULL;
+}
+
+static const berth_identity *req_identity(const berth_request *r)
+{
+	const http_request *req = r ? http_from_berth(r) : NULL;
+
+	return req && req->authenticated ? &req->identity : NULL;
+}
+
+static const void *req_body(const berth_request *r, size_t *len)
+{
+	const http_request *req = r ? http_from_berth(r) : NULL;
+
+	if (len)
+		*len = req ? req->body_len : 0;
+	return req ? req->body_buf : NULL;
+}
+
+static int resp_header(berth_request *r, const char *name, const char *value)
+{
+	if (!r || !name || !value || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+		return BERTH_E_INVALID;
+	return http_add_response_header(http_from_berth(r), name, value);
+}
+
+static int resp_respond(berth_request *r, int status, const char *content_type, const void *body,
+			size_t len)
+{
+	http_request *req = r ? http_from_berth(r) : NULL;
+
+	if (!req || status < 100 || status > 599 || (len && !body))
+		return BERTH_E_INVALID;
+	if (req->responded)
+		return BERTH_E_EXISTS;
+	return http_respond(req, status, content_type, body ? body : "", len, NULL);
+}
+
 const berth_host host_services = {
 	.size = sizeof(berth_host),
 	.abi_major = BERTH_ABI_MAJOR,
@@ -56,4 +161,30 @@ const berth_host host_services = {
 	.now_ms = host_now_ms,
 	.monotonic_ms = host_monotonic_ms,
 	.instance_name = host_instance_name,
+	.request_method = req_method,
+	.request_path = req_path,
+	.request_route = req_route,
+	.request_repository = req_repository,
+	.request_reference = req_reference,
+	.request_header = req_header,
+	.request_query = req_query,
+	.request_client = req_client,
+	.request_identity = req_identity,
+	.request_body = req_body,
+	.response_header = resp_header,
+	.respond = resp_respond,
+	.emit_event = events_host_emit,
+	.list_repositories = access_list_repositories,
+	.list_tags = access_list_tags,
+	.read_manifest = access_read_manifest,
+	.read_blob = access_read_blob,
+	.delete_tag = access_delete_tag,
+	.delete_manifest = access_delete_manifest,
+	.metric_register = metrics_host_register,
+	.metric_add = metrics_add,
+	.metric_set = metrics_set,
+	.metrics_foreach = metrics_foreach,
+	.job_dry_run = jobs_host_dry_run,
+	.job_print = jobs_host_print,
+	.schedule = jobs_host_schedule,
 };

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "hooks.h"
 #include "log.h"
 #include "range.h"
 #include "registry.h"
@@ -87,6 +88,8 @@ static int queue(http_request *req, int status, struct MHD_Response *resp,
 		return BERTH_E_INTERNAL;
 	}
 	MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
+	for (int i = 0; i + 1 < req->n_extra_headers; i += 2)
+		MHD_add_response_header(resp, req->extra_headers[i], req->extra_headers[i + 1]);
 	if (content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	add_headers(resp, headers);
@@ -96,6 +99,24 @@ static int queue(http_request *req, int status, struct MHD_Response *resp,
 	if (MHD_queue_response(req->conn, (unsigned)status, resp) != MHD_YES)
 		log_warn("cannot queue the response for %s %s", req->method_name, req->url);
 	MHD_destroy_response(resp);
+	return 0;
+}
+
+int http_add_response_header(http_request *req, const char *name, const char *value)
+{
+	char *n, *v;
+
+	if (req->n_extra_headers + 2 > (int)(sizeof(req->extra_headers) / sizeof(req->extra_headers[0])))
+		return BERTH_E_TOO_MANY;
+	n = strdup(name);
+	v = strdup(value);
+	if (!n || !v) {
+		free(n);
+		free(v);
+		return BERTH_E_NOMEM;
+	}
+	req->extra_headers[req->n_extra_headers++] = n;
+	req->extra_headers[req->n_extra_headers++] = v;
 	return 0;
 }
 
@@ -457,19 +478,35 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 	if (req->cleanup)
 		req->cleanup(req, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
-	if (srv->access_log) {
-		access_entry e = {
-			.method = req->method_name,
-			.path = req->url,
-			.status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? req->status : 499,
+	{
+		int ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+		berth_request_result res = {
+			.size = sizeof(res),
+			.status = ok ? req->status : 499,
 			.bytes_in = req->bytes_in,
-			.bytes_out = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? req->bytes_out : 0,
+			.bytes_out = ok ? req->bytes_out : 0,
 			.duration_ms = (double)(now_us() - req->start_us) / 1000.0,
-			.client = req->client,
 			.error_code = req->error_code,
 		};
-		log_access(&e);
+		hooks_request_after(req, &res);
+		if (srv->access_log) {
+			access_entry e = {
+				.method = req->method_name,
+				.path = req->url,
+				.status = res.status,
+				.bytes_in = res.bytes_in,
+				.bytes_out = res.bytes_out,
+				.duration_ms = res.duration_ms,
+				.client = req->client,
+				.error_code = req->error_code,
+				.identity = req->identity.name[0] ? req->identity.name : NULL,
+			};
+			log_access(&e);
+		}
 	}
+	for (int i = 0; i < req->n_extra_headers; i++)
+		free(req->extra_headers[i]);
+	free(req->body_buf);
 	free(req);
 	atomic_fetch_sub(&srv->in_flight, 1);
 }

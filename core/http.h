@@ -24,6 +24,7 @@
 #include <microhttpd.h>
 
 #include "berth/error.h"
+#include "berth/plugin.h"
 #include "route.h"
 
 typedef struct http_request http_request;
@@ -66,6 +67,19 @@ struct http_request {
 	 * the repository name, 2 when in the last segment (the reference). */
 	int path_encoded_unsafe;
 
+	/* who is asking: set by authentication (an empty name is anonymous) */
+	berth_identity identity;
+	int authenticated;     /* authentication ran */
+
+	/* headers request hooks add to whatever response this request gets */
+	char *extra_headers[2 * 8];
+	int n_extra_headers;
+
+	/* a plugin's own route, and the body it receives */
+	const struct hook_route *plugin_route;
+	char *body_buf;
+	size_t body_len, body_cap;
+
 	/* response bookkeeping */
 	int begun;
 	int responded;
@@ -82,6 +96,18 @@ struct http_request {
 	char fail_message[HTTP_MAX_ERRORS][BERTH_ERROR_MESSAGE_MAX];
 	struct MHD_Response *fail_extra; /* headers to carry on the failure */
 };
+
+/* The same request as plugins see it (the berth_request of plugin.h). */
+static inline berth_request *http_as_berth(http_request *req)
+{
+	return (berth_request *)(void *)req;
+}
+static inline http_request *http_from_berth(const berth_request *r)
+{
+	return (http_request *)(void *)(uintptr_t)r;
+}
+/* Add a header to the response (request hooks); copied. 0 or BERTH_E_TOO_MANY. */
+int http_add_response_header(http_request *req, const char *name, const char *value);
 
 /* Header and query lookups; NULL when absent. */
 const char *http_header(http_request *req, const char *name);

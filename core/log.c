@@ -127,6 +127,11 @@ void log_access(const access_entry *e)
 		if (e->error_code)
 			n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"error\":\"%s\"",
 					      e->error_code);
+		if (e->identity) {
+			n += (size_t)snprintf(line + n, sizeof(line) - n, ",\"identity\":\"");
+			n = json_escape(line, n, sizeof(line), e->identity);
+			n += (size_t)snprintf(line + n, sizeof(line) - n, "\"");
+		}
 		n += (size_t)snprintf(line + n, sizeof(line) - n, "}");
 	} else {
 		/* The path is client-controlled: escape it so a line stays a line. */
@@ -142,10 +147,11 @@ void log_access(const access_entry *e)
 		path[p] = '\0';
 		n = (size_t)snprintf(line, sizeof(line),
 				     "%s info  access method=%s path=%s status=%d bytes_in=%llu "
-				     "bytes=%llu duration_ms=%.3f client=%s%s%s",
+				     "bytes=%llu duration_ms=%.3f client=%s%s%s%s%s",
 				     ts, e->method, path, e->status, (unsigned long long)e->bytes_in,
 				     (unsigned long long)e->bytes_out, e->duration_ms, e->client,
-				     e->error_code ? " error=" : "", e->error_code ? e->error_code : "");
+				     e->error_code ? " error=" : "", e->error_code ? e->error_code : "",
+				     e->identity ? " identity=" : "", e->identity ? e->identity : "");
 	}
 	emit(line, n < sizeof(line) ? n : sizeof(line) - 1, sizeof(line));
 }

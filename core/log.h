@@ -34,6 +34,7 @@ typedef struct access_entry {
 	double duration_ms;
 	const char *client;
 	const char *error_code; /* OCI code of a failed request, or NULL */
+	const char *identity;   /* authenticated user, or NULL */
 } access_entry;
 
 void log_access(const access_entry *e);

@@ -14,7 +14,10 @@ static const char usage[] =
 	"commands:\n"
 	"  serve           serve the registry (berth serve -c berth.yaml)\n"
 	"  config check    validate the configuration, plugins' config included, and exit\n"
-	"  plugins         list the configured plugin instances\n"
+	"  plugins         list the configured plugin instances and the order hooks run in\n"
+	"  plugin check    load one plugin file, print its descriptor, validate a config\n"
+	"  job run NAME    run a plugin's job now (--dry-run to change nothing)\n"
+	"  job list        list the jobs plugins provide\n"
 	"  version         print the version\n"
 	"\n"
 	"Run 'berth COMMAND --help' for the options of a command.\n";
@@ -38,6 +41,10 @@ int main(int argc, char **argv)
 		return cmd_config(argc - 1, argv + 1);
 	if (strcmp(cmd, "plugins") == 0)
 		return cmd_plugins(argc - 1, argv + 1);
+	if (strcmp(cmd, "plugin") == 0)
+		return cmd_plugin(argc - 1, argv + 1);
+	if (strcmp(cmd, "job") == 0)
+		return cmd_job(argc - 1, argv + 1);
 	fprintf(stderr, "berth: unknown command '%s'\n\n%s", cmd, usage);
 	return 2;
 }

@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "errors.h"
+#include "events.h"
+#include "hooks.h"
 #include "layout.h"
 #include "locks.h"
 #include "log.h"
@@ -63,45 +65,52 @@ static const char *accept_header(http_request *req, char *buf, size_t cap)
 	return a.len ? buf : NULL;
 }
 
+int manifest_resolve(const char *name, const char *ref, digest *d, int *by_tag, berth_error *err)
+{
+	layout_key key;
+	int kind = reference_classify(ref, d);
+	int rc;
+
+	if (by_tag)
+		*by_tag = kind == REF_TAG;
+	if (kind == REF_INVALID || kind == REF_UNSUPPORTED)
+		return error_set(err, BERTH_E_INVALID,
+				 kind == REF_UNSUPPORTED
+					 ? "unsupported digest algorithm in reference '%s'"
+					 : "invalid reference '%s': not a tag or a digest",
+				 ref);
+	if (kind == REF_TAG) {
+		if (layout_tag_current(key, name, ref) != 0)
+			return error_set(err, BERTH_E_INVALID, "invalid tag '%s'", ref);
+		rc = storage_read_link(key, d, err);
+	} else {
+		if (layout_revision_link(key, name, d) != 0)
+			return error_set(err, BERTH_E_NAME, "invalid repository name");
+		rc = storage_exists(key) ? 0 : BERTH_E_NOT_FOUND;
+	}
+	if (rc == BERTH_E_NOT_FOUND)
+		return error_set(err, BERTH_E_NOT_FOUND, "manifest '%s' is unknown to repository '%s'",
+				 ref, name);
+	return rc;
+}
+
 /*
  * Resolve the route's reference to a manifest digest of the repository.
  * Answers the request and returns < 0 when it cannot.
  */
 static int resolve(http_request *req, digest *d, int *by_tag)
 {
-	layout_key key;
 	berth_error err = {0};
-	int kind = reference_classify(req->rt.ref, d);
-	int rc;
+	int rc = manifest_resolve(req->rt.name, req->rt.ref, d, by_tag, &err);
 
-	*by_tag = kind == REF_TAG;
-	if (kind == REF_INVALID || kind == REF_UNSUPPORTED) {
-		http_respond_error(req, MHD_HTTP_BAD_REQUEST, OCI_MANIFEST_INVALID,
-				   kind == REF_UNSUPPORTED
-					   ? "unsupported digest algorithm in reference '%s'"
-					   : "invalid reference '%s': not a tag or a digest",
-				   req->rt.ref);
-		return -1;
-	}
-	if (kind == REF_TAG) {
-		layout_tag_current(key, req->rt.name, req->rt.ref);
-		rc = storage_read_link(key, d, &err);
-	} else {
-		layout_revision_link(key, req->rt.name, d);
-		rc = storage_exists(key) ? 0 : BERTH_E_NOT_FOUND;
-	}
-	if (rc == BERTH_E_NOT_FOUND) {
-		http_respond_error(req, MHD_HTTP_NOT_FOUND, OCI_MANIFEST_UNKNOWN,
-				   "manifest '%s' is unknown to repository '%s'", req->rt.ref,
-				   req->rt.name);
-		return -1;
-	}
-	if (rc != 0) {
+	if (rc == BERTH_E_INVALID)
+		http_respond_error(req, MHD_HTTP_BAD_REQUEST, OCI_MANIFEST_INVALID, "%s", err.message);
+	else if (rc == BERTH_E_NOT_FOUND)
+		http_respond_error(req, MHD_HTTP_NOT_FOUND, OCI_MANIFEST_UNKNOWN, "%s", err.message);
+	else if (rc != 0)
 		http_respond_status(req, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
 				    err.message);
-		return -1;
-	}
-	return 0;
+	return rc == 0 ? 0 : -1;
 }
 
 void manifest_get(http_request *req)
@@ -141,6 +150,44 @@ void manifest_get(http_request *req)
 				   req->rt.ref, mt);
 		return;
 	}
+	{
+		berth_manifest bm = {
+			.size = sizeof(bm),
+			.repository = req->rt.name,
+			.reference = req->rt.ref,
+			.digest = ds,
+			.media_type = mt,
+			.body = body,
+			.body_len = len,
+		};
+		if (hooks_scan_gate(req, &bm, &err) != 0) {
+			free(body);
+			events_emit(&(event_fields){
+				.type = "pull.blocked",
+				.repository = req->rt.name,
+				.tag = by_tag ? req->rt.ref : NULL,
+				.digest = ds,
+				.media_type = mt,
+				.identity = req->identity.name[0] ? req->identity.name : NULL,
+				.client = req->client,
+				.source = "core",
+			});
+			http_respond_error(req, MHD_HTTP_FORBIDDEN, OCI_DENIED, "%s", err.message);
+			return;
+		}
+	}
+	if (req->method == HTTP_GET)
+		events_emit(&(event_fields){
+			.type = "pull",
+			.repository = req->rt.name,
+			.tag = by_tag ? req->rt.ref : NULL,
+			.digest = ds,
+			.media_type = mt,
+			.length = len,
+			.identity = req->identity.name[0] ? req->identity.name : NULL,
+			.client = req->client,
+			.source = "core",
+		});
 	snprintf(etag, sizeof(etag), "\"%s\"", ds);
 	{
 		const char *hdr[] = {"Docker-Content-Digest", ds, "ETag", etag, NULL};
@@ -322,6 +369,35 @@ static void put_end(http_request *req)
 		goto out;
 	}
 	log_debug("manifest %s pushed to '%s' as '%s'", ds, req->rt.name, req->rt.ref);
+	{
+		char subj[DIGEST_STRING_MAX] = "";
+		berth_manifest bm = {
+			.size = sizeof(bm),
+			.repository = req->rt.name,
+			.reference = req->rt.ref,
+			.digest = ds,
+			.media_type = m->media_type,
+			.body = mu->buf,
+			.body_len = mu->len,
+			.artifact_type = m->artifact_type,
+		};
+		if (m->has_subject) {
+			digest_format(&m->subject.digest, subj);
+			bm.subject = subj;
+		}
+		hooks_scan_on_push(&bm);
+		events_emit(&(event_fields){
+			.type = "push",
+			.repository = req->rt.name,
+			.tag = mu->kind == REF_TAG ? req->rt.ref : NULL,
+			.digest = ds,
+			.media_type = m->media_type,
+			.length = mu->len,
+			.identity = req->identity.name[0] ? req->identity.name : NULL,
+			.client = req->client,
+			.source = "core",
+		});
+	}
 	snprintf(loc, sizeof(loc), "/v2/%s/manifests/%s", req->rt.name, ds);
 	if (m->has_subject)
 		digest_format(&m->subject.digest, subject);
@@ -400,7 +476,7 @@ static int untag_all(const char *name, const digest *d, berth_error *err)
 	return rc;
 }
 
-static int delete_by_digest(http_request *req, const digest *d, berth_error *err)
+static int delete_by_digest(const char *name, const digest *d, berth_error *err)
 {
 	layout_key key;
 	char *body = NULL;
@@ -408,17 +484,17 @@ static int delete_by_digest(http_request *req, const digest *d, berth_error *err
 	manifest_info *m = NULL;
 	int rc;
 
-	layout_revision_dir(key, req->rt.name, d);
+	layout_revision_dir(key, name, d);
 	if (!storage_exists(key))
 		return BERTH_E_NOT_FOUND;
 	/* A referrer leaves its subject's referrers list with it. */
 	layout_blob_data(key, d);
 	if (storage_read_small(key, MANIFEST_READ_MAX, &body, &len, err) == 0 &&
 	    manifest_validate(NULL, body, len, &m, err) == 0 && m->has_subject)
-		referrers_remove(req->rt.name, &m->subject.digest, d);
-	rc = untag_all(req->rt.name, d, err);
+		referrers_remove(name, &m->subject.digest, d);
+	rc = untag_all(name, d, err);
 	if (rc == 0) {
-		layout_revision_dir(key, req->rt.name, d);
+		layout_revision_dir(key, name, d);
 		rc = storage_remove(key, err);
 	}
 	manifest_info_free(m);
@@ -426,51 +502,75 @@ static int delete_by_digest(http_request *req, const digest *d, berth_error *err
 	return rc;
 }
 
-void manifest_delete(http_request *req)
+int manifest_remove(const char *name, const char *ref, const char *who, const char *client,
+		    berth_error *err)
 {
 	const registry_settings *s = registry_settings_get();
 	layout_key key;
-	berth_error err = {0};
 	digest d;
+	char ds[DIGEST_STRING_MAX] = "";
 	int kind, rc;
 
-	if (!s->delete_enabled) {
-		http_respond_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, OCI_UNSUPPORTED,
-				   "deletes are disabled on this registry");
-		return;
-	}
-	kind = reference_classify(req->rt.ref, &d);
-	if (kind == REF_INVALID || kind == REF_UNSUPPORTED) {
-		http_respond_error(req, MHD_HTTP_BAD_REQUEST, OCI_MANIFEST_INVALID,
-				   "invalid reference '%s'", req->rt.ref);
-		return;
-	}
-	if (kind == REF_TAG && !s->tag_delete_enabled) {
-		http_respond_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, OCI_UNSUPPORTED,
-				   "tag deletes are disabled on this registry; delete by digest");
-		return;
-	}
+	if (!s->delete_enabled)
+		return error_set(err, BERTH_E_UNSUPPORTED, "deletes are disabled on this registry");
+	kind = reference_classify(ref, &d);
+	if (kind == REF_INVALID || kind == REF_UNSUPPORTED)
+		return error_set(err, BERTH_E_INVALID, "invalid reference '%s'", ref);
+	if (kind == REF_TAG && !s->tag_delete_enabled)
+		return error_set(err, BERTH_E_UNSUPPORTED,
+				 "tag deletes are disabled on this registry; delete by digest");
+	if (!repo_name_valid(name))
+		return error_set(err, BERTH_E_NAME, "invalid repository name");
 
-	repo_lock(req->rt.name);
+	repo_lock(name);
 	if (kind == REF_TAG) {
-		layout_tag_dir(key, req->rt.name, req->rt.ref);
-		rc = storage_remove(key, &err);
+		layout_key cur;
+		berth_error ignored = {0};
+		/* The event names the manifest the tag pointed at. */
+		layout_tag_current(cur, name, ref);
+		if (storage_read_link(cur, &d, &ignored) == 0)
+			digest_format(&d, ds);
+		layout_tag_dir(key, name, ref);
+		rc = storage_remove(key, err);
 	} else {
-		rc = delete_by_digest(req, &d, &err);
+		digest_format(&d, ds);
+		rc = delete_by_digest(name, &d, err);
 	}
-	repo_unlock(req->rt.name);
+	repo_unlock(name);
 
-	if (rc == BERTH_E_NOT_FOUND) {
-		http_respond_error(req, MHD_HTTP_NOT_FOUND, OCI_MANIFEST_UNKNOWN,
-				   "manifest '%s' is unknown to repository '%s'", req->rt.ref,
-				   req->rt.name);
+	if (rc == BERTH_E_NOT_FOUND)
+		return error_set(err, BERTH_E_NOT_FOUND, "manifest '%s' is unknown to repository '%s'",
+				 ref, name);
+	if (rc != 0)
+		return rc;
+	log_info("manifest '%s' deleted from '%s' by %s", ref, name, who ? who : "anonymous");
+	events_emit(&(event_fields){
+		.type = "delete",
+		.repository = name,
+		.tag = kind == REF_TAG ? ref : NULL,
+		.digest = ds[0] ? ds : NULL,
+		.identity = who,
+		.client = client,
+		.source = "core",
+	});
+	return 0;
+}
+
+void manifest_delete(http_request *req)
+{
+	berth_error err = {0};
+	int rc = manifest_remove(req->rt.name, req->rt.ref,
+				 req->identity.name[0] ? req->identity.name : NULL, req->client, &err);
+
+	if (rc == 0) {
+		http_respond(req, MHD_HTTP_ACCEPTED, NULL, "", 0, NULL);
 		return;
 	}
-	if (rc != 0) {
+	if (rc == BERTH_E_NOT_FOUND)
+		http_respond_error(req, MHD_HTTP_NOT_FOUND, OCI_MANIFEST_UNKNOWN, "%s", err.message);
+	else if (rc == BERTH_E_INVALID)
+		http_respond_error(req, MHD_HTTP_BAD_REQUEST, OCI_MANIFEST_INVALID, "%s", err.message);
+	else
 		http_respond_status(req, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
 				    err.message);
-		return;
-	}
-	log_info("manifest '%s' deleted from '%s'", req->rt.ref, req->rt.name);
-	http_respond(req, MHD_HTTP_ACCEPTED, NULL, "", 0, NULL);
 }

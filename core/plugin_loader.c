@@ -158,6 +158,52 @@ static int check_storage(plugin_instance *in, const char *where, berth_error *er
 	return 0;
 }
 
+/* Copy a table whose first member is its size; refuse one too small to hold `need` bytes. */
+static int copy_table(void *dst, size_t dst_size, const void *src, size_t need, const char *kind,
+		      const char *where, berth_error *err)
+{
+	uint32_t size;
+
+	memcpy(&size, src, sizeof(size));
+	if (size < need)
+		return error_set(err, BERTH_E_CONFIG,
+				 "%s: %s table size is %u bytes, host needs at least %zu", where, kind,
+				 size, need);
+	memset(dst, 0, dst_size);
+	memcpy(dst, src, size < dst_size ? size : dst_size);
+	return 0;
+}
+
+static int copy_tables(plugin_instance *in, const char *where, berth_error *err)
+{
+	int rc = 0;
+
+	if (in->desc.request) {
+		rc = copy_table(&in->request, sizeof(in->request), in->desc.request,
+				offsetof(berth_request_ops, before), "request", where, err);
+		if (rc == 0 && !in->request.before && !in->request.after)
+			rc = error_set(err, BERTH_E_CONFIG, "%s: request table has no hook", where);
+	}
+	if (rc == 0 && in->desc.auth) {
+		rc = copy_table(&in->auth, sizeof(in->auth), in->desc.auth,
+				offsetof(berth_auth_ops, authenticate), "auth", where, err);
+		if (rc == 0 && !in->auth.authenticate && !in->auth.authorize)
+			rc = error_set(err, BERTH_E_CONFIG,
+				       "%s: auth table has neither authenticate nor authorize", where);
+	}
+	if (rc == 0 && in->desc.scan)
+		rc = copy_table(&in->scan, sizeof(in->scan), in->desc.scan,
+				offsetof(berth_scan_ops, on_push), "scan", where, err);
+	if (rc == 0 && in->desc.notify) {
+		rc = copy_table(&in->notify, sizeof(in->notify), in->desc.notify,
+				offsetof(berth_notify_ops, deliver), "notify", where, err);
+		if (rc == 0 && !in->notify.deliver)
+			rc = error_set(err, BERTH_E_CONFIG, "%s: notify table has no deliver()",
+				       where);
+	}
+	return rc;
+}
+
 static int load_one(const server_config *cfg, const plugin_decl *d, plugin_instance *in,
 		    berth_error *err)
 {
@@ -215,21 +261,14 @@ static int load_one(const server_config *cfg, const plugin_decl *d, plugin_insta
 		in->kinds |= BERTH_KIND_ROUTES;
 	if (in->desc.jobs)
 		in->kinds |= BERTH_KIND_JOBS;
-	if (in->kinds & ~(unsigned)BERTH_KIND_STORAGE) {
-		char kinds[128];
-		plugin_kinds_string(in->kinds & ~(unsigned)BERTH_KIND_STORAGE, kinds,
-				    sizeof(kinds));
-		/* Loading it and silently skipping its hooks would be worse:
-		 * an auth plugin that never runs leaves the registry open. */
-		return error_set(err, BERTH_E_CONFIG,
-				 "%s: provides %s hooks, which this Berth (ABI %u.%u) does not run",
-				 where, kinds, BERTH_ABI_MAJOR, BERTH_ABI_MINOR);
-	}
 	if (in->desc.storage) {
 		rc = check_storage(in, where, err);
 		if (rc != 0)
 			return rc;
 	}
+	rc = copy_tables(in, where, err);
+	if (rc != 0)
+		return rc;
 	if (!in->kinds)
 		log_warn("%s provides no hooks", where);
 
@@ -241,7 +280,20 @@ static int load_one(const server_config *cfg, const plugin_decl *d, plugin_insta
 	return 0;
 }
 
+static int load_all(const server_config *cfg, plugin_set *out, int need_storage,
+		    berth_error *err);
+
 int plugins_load(const server_config *cfg, plugin_set *out, berth_error *err)
+{
+	return load_all(cfg, out, 1, err);
+}
+
+int plugins_load_unchecked(const server_config *cfg, plugin_set *out, berth_error *err)
+{
+	return load_all(cfg, out, 0, err);
+}
+
+static int load_all(const server_config *cfg, plugin_set *out, int need_storage, berth_error *err)
 {
 	plugin_instance *storage = NULL;
 	int rc = 0;
@@ -276,7 +328,7 @@ int plugins_load(const server_config *cfg, plugin_set *out, berth_error *err)
 			storage = in;
 		}
 	}
-	if (!storage)
+	if (!storage && need_storage)
 		rc = error_set(err, BERTH_E_CONFIG,
 			       "%s: no storage plugin is configured; declare one, e.g.\n"
 			       "  plugins:\n    - use: storage-fs\n      config: {root: ./var/registry}",

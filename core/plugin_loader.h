@@ -26,7 +26,13 @@ struct berth_instance {
 	int priority;
 	void *dl;
 	berth_plugin desc;       /* copied; fields past the plugin's size are NULL */
-	berth_storage_ops storage;  /* copied likewise when desc.storage is set */
+	/* Per-kind tables, copied up to min(plugin size, host size); zero
+	 * (all NULL) when the plugin does not provide the kind. */
+	berth_storage_ops storage;
+	berth_request_ops request;
+	berth_auth_ops auth;
+	berth_scan_ops scan;
+	berth_notify_ops notify;
 	unsigned kinds;          /* enum berth_plugin_kind bits */
 	struct berth_config config;
 	void *state;
@@ -42,6 +48,8 @@ typedef struct plugin_set {
 } plugin_set;
 
 int plugins_load(const server_config *cfg, plugin_set *out, berth_error *err);
+/* The same without requiring a storage instance (`berth plugin check`). */
+int plugins_load_unchecked(const server_config *cfg, plugin_set *out, berth_error *err);
 /* create() and start() every instance; on_storage_created, when given, is
  * called right after the storage instance's create(). */
 int plugins_start(plugin_set *set, berth_error *err, void (*on_storage_created)(plugin_instance *));

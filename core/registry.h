@@ -35,10 +35,23 @@ void upload_status(http_request *req);
 void upload_cancel(http_request *req);
 
 void manifest_get(http_request *req);  /* GET and HEAD */
+/* Resolve a tag or digest of a repository to the manifest's digest (no HTTP). */
+struct digest;
+int manifest_resolve(const char *name, const char *ref, struct digest *d, int *by_tag,
+		     berth_error *err);
+/* Delete a tag, or a manifest with its tags, as DELETE does; emits the event. */
+int manifest_remove(const char *name, const char *ref, const char *who, const char *client,
+		    berth_error *err);
 void manifest_put(http_request *req);
 void manifest_delete(http_request *req);
 
 void tags_list(http_request *req);
+/* Sorted names without HTTP: every repository; the tags of one (BERTH_E_NOT_FOUND when unknown). */
+struct name_list;
+int catalog_collect(struct name_list *out, berth_error *err);
+int tags_collect(const char *name, struct name_list *out, berth_error *err);
+/* GET /berth/v1/reports/<repository>@<digest>: a scan plugin's report. */
+void admin_report(http_request *req);
 void catalog_list(http_request *req);
 void referrers_list(http_request *req);
 

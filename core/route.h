@@ -20,7 +20,10 @@ enum route_kind {
 	ROUTE_BLOB,             /* /v2/<name>/blobs/<digest> */
 	ROUTE_UPLOAD_START,     /* /v2/<name>/blobs/uploads/ (slash optional) */
 	ROUTE_UPLOAD,           /* /v2/<name>/blobs/uploads/<uuid> */
-	ROUTE_REFERRERS         /* /v2/<name>/referrers/<digest> */
+	ROUTE_REFERRERS,        /* /v2/<name>/referrers/<digest> */
+	/* Set by the dispatcher, never by route_parse: */
+	ROUTE_PLUGIN,           /* a plugin's own route */
+	ROUTE_ADMIN             /* /berth/v1/... */
 };
 
 #define ROUTE_REF_MAX 255

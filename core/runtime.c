@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "hooks.h"
 #include "log.h"
 #include "registry.h"
 #include "storage.h"
@@ -39,6 +40,9 @@ int runtime_open(const char *file, runtime *rt, berth_error *err)
 		return rc;
 	/* The storage driver is in place before any plugin's create(), so a
 	 * plugin may read the registry from start(). */
+	rc = hooks_init(&rt->plugins, err);
+	if (rc != 0)
+		return rc;
 	rc = plugins_start(&rt->plugins, err, use_storage);
 	if (rc != 0)
 		return rc;
@@ -55,6 +59,7 @@ int runtime_open(const char *file, runtime *rt, berth_error *err)
 
 void runtime_close(runtime *rt)
 {
+	hooks_reset();
 	plugins_unload(&rt->plugins);
 	config_free(rt->cfg);
 	rt->cfg = NULL;

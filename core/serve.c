@@ -16,6 +16,8 @@
 #include "commands.h"
 #include "config.h"
 #include "errors.h"
+#include "events.h"
+#include "jobs.h"
 #include "http.h"
 #include "log.h"
 #include "plugin_loader.h"
@@ -111,6 +113,15 @@ int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	log_info("berth %s serving %s", BERTH_VERSION, file);
+	rc = jobs_init(&rt.plugins, cfg, &err);
+	if (rc == 0)
+		rc = events_start(&rt.plugins, cfg->events_queue_size, &err);
+	if (rc == 0)
+		rc = jobs_start(&err);
+	if (rc != 0) {
+		log_error("%s", err.message);
+		goto out;
+	}
 
 	if (cfg->tls_cert) {
 		rc = read_file(cfg->tls_cert, &cert, &err);
@@ -156,11 +167,16 @@ int cmd_serve(int argc, char **argv)
 		 (unsigned long long)cfg->shutdown_timeout_ms);
 	http_server_stop(srv, cfg->shutdown_timeout_ms);
 	srv = NULL;
+	/* Requests are done: no new events. Let notifiers hear the last ones. */
+	jobs_stop();
+	events_stop(cfg->shutdown_timeout_ms);
 	log_info("stopped");
 	status = 0;
 out:
 	if (srv)
 		http_server_stop(srv, 0);
+	jobs_stop();
+	events_stop(0);
 	runtime_close(&rt);
 	if (key) {
 		/* The private key should not linger in freed memory. */

@@ -40,10 +40,35 @@ void registry_respond_page(http_request *req, json_t *doc, const char *key, cons
 	}
 }
 
-void tags_list(http_request *req)
+int tags_collect(const char *name, name_list *out, berth_error *err)
 {
 	layout_key key;
-	name_list l = {0}, valid = {0};
+	name_list l = {0};
+	int rc;
+
+	if (layout_tags_dir(key, name) != 0)
+		return error_set(err, BERTH_E_NAME, "invalid repository name");
+	rc = storage_list(key, name_list_collect_dirs, &l, err);
+	if (rc == BERTH_E_NOT_FOUND) {
+		/* A repository with blobs or untagged manifests has no tags
+		 * folder yet: that is an empty list, not an unknown name. */
+		layout_repo_dir(key, name);
+		rc = storage_exists(key) ? 0
+					 : error_set(err, BERTH_E_NOT_FOUND,
+						     "repository '%s' is not known to the registry",
+						     name);
+	}
+	for (size_t i = 0; rc == 0 && i < l.n; i++)
+		if (tag_valid(l.v[i]))
+			name_list_add(out, l.v[i]);
+	name_list_sort(out);
+	name_list_free(&l);
+	return rc;
+}
+
+void tags_list(http_request *req)
+{
+	name_list tags = {0};
 	berth_error err = {0};
 	const char *last;
 	char path[LAYOUT_KEY_MAX];
@@ -53,33 +78,21 @@ void tags_list(http_request *req)
 
 	if (registry_pagination(req, &n, &last) < 0)
 		return;
-	layout_tags_dir(key, req->rt.name);
-	rc = storage_list(key, name_list_collect_dirs, &l, &err);
+	rc = tags_collect(req->rt.name, &tags, &err);
 	if (rc == BERTH_E_NOT_FOUND) {
-		/* A repository with blobs or untagged manifests has no tags
-		 * folder yet: that is an empty list, not an unknown name. */
-		layout_repo_dir(key, req->rt.name);
-		if (!storage_exists(key)) {
-			http_respond_error(req, MHD_HTTP_NOT_FOUND, OCI_NAME_UNKNOWN,
-					   "repository '%s' is not known to the registry",
-					   req->rt.name);
-			goto out;
-		}
-	} else if (rc != 0) {
+		http_respond_error(req, MHD_HTTP_NOT_FOUND, OCI_NAME_UNKNOWN, "%s", err.message);
+		goto out;
+	}
+	if (rc != 0) {
 		http_respond_status(req, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
 				    err.message);
 		goto out;
 	}
-	for (size_t i = 0; i < l.n; i++)
-		if (tag_valid(l.v[i]))
-			name_list_add(&valid, l.v[i]);
-	name_list_sort(&valid);
 	doc = json_object();
 	json_object_set_new(doc, "name", json_string(req->rt.name));
 	snprintf(path, sizeof(path), "/v2/%s/tags/list", req->rt.name);
-	registry_respond_page(req, doc, "tags", &valid, n, last, path);
+	registry_respond_page(req, doc, "tags", &tags, n, last, path);
 	json_decref(doc);
 out:
-	name_list_free(&l);
-	name_list_free(&valid);
+	name_list_free(&tags);
 }

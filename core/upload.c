@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "errors.h"
+#include "events.h"
 #include "layout.h"
 #include "log.h"
 #include "range.h"
@@ -303,6 +304,15 @@ static void op_finish(http_request *req)
 	}
 	op_drop(req, op);
 	log_debug("blob %s (%" PRIu64 " bytes) pushed to '%s'", ds, op->size, req->rt.name);
+	events_emit(&(event_fields){
+		.type = "blob.push",
+		.repository = req->rt.name,
+		.digest = ds,
+		.length = op->size,
+		.identity = req->identity.name[0] ? req->identity.name : NULL,
+		.client = req->client,
+		.source = "core",
+	});
 	snprintf(loc, sizeof(loc), "/v2/%s/blobs/%s", req->rt.name, ds);
 	http_respond(req, MHD_HTTP_CREATED, NULL, "", 0,
 		     (const char *const[]){"Location", loc, "Docker-Content-Digest", ds, NULL});
@@ -527,6 +537,15 @@ static int try_mount(http_request *req)
 	}
 	digest_format(&d, ds);
 	log_debug("blob %s mounted into '%s' from '%s'", ds, req->rt.name, from ? from : "*");
+	events_emit(&(event_fields){
+		.type = "mount",
+		.repository = req->rt.name,
+		.digest = ds,
+		.identity = req->identity.name[0] ? req->identity.name : NULL,
+		.client = req->client,
+		.source = "core",
+		.detail_json = NULL,
+	});
 	snprintf(loc, sizeof(loc), "/v2/%s/blobs/%s", req->rt.name, ds);
 	http_respond(req, MHD_HTTP_CREATED, NULL, "", 0,
 		     (const char *const[]){"Location", loc, "Docker-Content-Digest", ds, NULL});

@@ -1,4 +1,4 @@
-/* A plugin providing a hook kind this host does not run. */
+/* A plugin whose request table names no hook at all. */
 #include "berth/plugin.h"
 
 static const berth_request_ops request_ops = {

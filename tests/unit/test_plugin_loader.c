@@ -111,7 +111,7 @@ int main(void)
 	expect_refusal("abi-other-major", "ABI major version differs: plugin has 2, host has 1");
 	expect_refusal("bad-magic", "descriptor magic is 0x12345678, host expects 0x48545242");
 	expect_refusal("no-entry", "no berth_plugin_entry() symbol");
-	expect_refusal("hooks-request", "provides request hooks, which this Berth");
+	expect_refusal("hooks-request", "request table has no hook");
 	expect_refusal("does-not-exist", "plugin 'does-not-exist' not found: no does-not-exist.so in");
 	expect_refusal("./missing/file.so", "does not exist");
 

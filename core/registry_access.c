@@ -1,0 +1,183 @@
+/*
+ * registry_access.c - the registry as plugins read and change it (host
+ * services list_repositories ... delete_manifest). Everything goes through
+ * the same functions as the HTTP API, so locks and events apply alike.
+ */
+#include "registry_access.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "layout.h"
+#include "manifest_validate.h"
+#include "name_list.h"
+#include "reference.h"
+#include "registry.h"
+#include "storage.h"
+
+/* Manifests stored before a limit was lowered must still be readable. */
+#define ACCESS_MANIFEST_MAX (64u * 1024 * 1024)
+
+static int each_name(name_list *l, berth_name_fn fn, void *ctx)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (fn(ctx, l->v[i]))
+			break;
+	return 0;
+}
+
+int access_list_repositories(berth_name_fn fn, void *ctx, berth_error *err)
+{
+	name_list l = {0};
+	int rc = catalog_collect(&l, err);
+
+	if (rc == 0)
+		each_name(&l, fn, ctx);
+	name_list_free(&l);
+	return rc;
+}
+
+int access_list_tags(const char *repository, berth_name_fn fn, void *ctx, berth_error *err)
+{
+	name_list l = {0};
+	int rc;
+
+	if (!repository || !repo_name_valid(repository))
+		return error_set(err, BERTH_E_NAME, "invalid repository name");
+	rc = tags_collect(repository, &l, err);
+	if (rc == 0)
+		each_name(&l, fn, ctx);
+	name_list_free(&l);
+	return rc;
+}
+
+int access_read_manifest(const char *repository, const char *reference, berth_manifest_fn fn,
+			 void *ctx, berth_error *err)
+{
+	layout_key key;
+	digest d;
+	char ds[DIGEST_STRING_MAX], subject[DIGEST_STRING_MAX];
+	char *body = NULL;
+	size_t len = 0;
+	manifest_info *m = NULL;
+	berth_error ignored = {0};
+	int rc;
+
+	if (!repository || !repo_name_valid(repository))
+		return error_set(err, BERTH_E_NAME, "invalid repository name");
+	if (!reference)
+		return error_set(err, BERTH_E_INVALID, "no reference");
+	rc = manifest_resolve(repository, reference, &d, NULL, err);
+	if (rc != 0)
+		return rc;
+	layout_blob_data(key, &d);
+	rc = storage_read_small(key, ACCESS_MANIFEST_MAX, &body, &len, err);
+	if (rc != 0)
+		return rc;
+	digest_format(&d, ds);
+	{
+		berth_manifest bm = {
+			.size = sizeof(bm),
+			.repository = repository,
+			.reference = reference,
+			.digest = ds,
+			.media_type = manifest_media_type_of(body, len),
+			.body = body,
+			.body_len = len,
+		};
+		/* Subject and artifact type when the stored bytes parse; a
+		 * manifest adopted from elsewhere may not, and is still read. */
+		if (manifest_validate(NULL, body, len, &m, &ignored) == 0) {
+			bm.artifact_type = m->artifact_type;
+			if (m->has_subject) {
+				digest_format(&m->subject.digest, subject);
+				bm.subject = subject;
+			}
+		}
+		fn(ctx, &bm);
+	}
+	manifest_info_free(m);
+	free(body);
+	return 0;
+}
+
+int access_read_blob(const char *repository, const char *digest_s, uint64_t max,
+		     berth_bytes_fn fn, void *ctx, berth_error *err)
+{
+	layout_key key;
+	digest d;
+	berth_read_handle h = {.fd = -1};
+	char *buf = NULL;
+	size_t cap = 256 * 1024;
+	uint64_t off = 0;
+	int rc;
+
+	if (!repository || !repo_name_valid(repository))
+		return error_set(err, BERTH_E_NAME, "invalid repository name");
+	if (!digest_s || digest_parse(digest_s, &d) != 0)
+		return error_set(err, BERTH_E_INVALID, "invalid digest '%s'",
+				 digest_s ? digest_s : "");
+	if (layout_layer_link(key, repository, &d) != 0 ||
+	    (!storage_exists(key) &&
+	     (layout_revision_link(key, repository, &d) != 0 || !storage_exists(key))))
+		return error_set(err, BERTH_E_NOT_FOUND, "blob %s is unknown to repository '%s'",
+				 digest_s, repository);
+	layout_blob_data(key, &d);
+	rc = storage_open_read(key, 0, &h, err);
+	if (rc != 0)
+		return rc;
+	if (h.size > max) {
+		rc = error_set(err, BERTH_E_TOO_LARGE, "blob %s is %llu bytes, over the %llu asked for",
+			       digest_s, (unsigned long long)h.size, (unsigned long long)max);
+		goto out;
+	}
+	buf = malloc(cap);
+	if (!buf) {
+		rc = error_set(err, BERTH_E_NOMEM, "out of memory");
+		goto out;
+	}
+	while (off < h.size) {
+		size_t want = h.size - off < cap ? (size_t)(h.size - off) : cap;
+		ssize_t n = h.fd >= 0 ? pread(h.fd, buf, want, (off_t)off)
+				      : storage_read_at(h.stream, off, buf, want, err);
+		if (n <= 0) {
+			rc = n < 0 && h.fd < 0 ? (int)n
+					       : error_set(err, BERTH_E_IO, "cannot read blob %s",
+							   digest_s);
+			goto out;
+		}
+		off += (uint64_t)n;
+		if (fn(ctx, buf, (size_t)n))
+			break;
+	}
+out:
+	free(buf);
+	if (h.fd >= 0)
+		close(h.fd);
+	else if (h.stream)
+		storage_read_close(h.stream);
+	return rc;
+}
+
+int access_delete_tag(const berth_instance *self, const char *repository, const char *tag,
+		      berth_error *err)
+{
+	if (!tag || !tag_valid(tag))
+		return error_set(err, BERTH_E_INVALID, "invalid tag '%s'", tag ? tag : "");
+	return manifest_remove(repository ? repository : "", tag, self ? self->name : "plugin",
+			       NULL, err);
+}
+
+int access_delete_manifest(const berth_instance *self, const char *repository,
+			   const char *digest_s, berth_error *err)
+{
+	digest d;
+
+	if (!digest_s || digest_parse(digest_s, &d) != 0)
+		return error_set(err, BERTH_E_INVALID, "invalid digest '%s'",
+				 digest_s ? digest_s : "");
+	return manifest_remove(repository ? repository : "", digest_s, self ? self->name : "plugin",
+			       NULL, err);
+}

@@ -1,0 +1,21 @@
+/*
+ * registry_access.h - the host services that let plugins read and manage
+ * registry content; signatures are those of berth_host in plugin.h.
+ */
+#ifndef BERTH_REGISTRY_ACCESS_H
+#define BERTH_REGISTRY_ACCESS_H
+
+#include "plugin_loader.h"
+
+int access_list_repositories(berth_name_fn fn, void *ctx, berth_error *err);
+int access_list_tags(const char *repository, berth_name_fn fn, void *ctx, berth_error *err);
+int access_read_manifest(const char *repository, const char *reference, berth_manifest_fn fn,
+			 void *ctx, berth_error *err);
+int access_read_blob(const char *repository, const char *digest, uint64_t max,
+		     berth_bytes_fn fn, void *ctx, berth_error *err);
+int access_delete_tag(const berth_instance *self, const char *repository, const char *tag,
+		      berth_error *err);
+int access_delete_manifest(const berth_instance *self, const char *repository,
+			   const char *digest, berth_error *err);
+
+#endif
