@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "hooks.h"
+#include "jobs.h"
 #include "plugin_loader.h"
 
 int command_options(int argc, char **argv, const char **config, const char *usage)
@@ -74,6 +75,13 @@ int cmd_config(int argc, char **argv)
 	for (size_t i = 0; i < cfg->n_warnings; i++)
 		fprintf(stderr, "berth: warning: %s\n", cfg->warnings[i]);
 	rc = plugins_load(cfg, &set, &err);
+	if (rc == 0)
+		rc = hooks_init(&set, &err);
+	if (rc == 0) {
+		/* Reads only the copied descriptors: no plugin code runs. */
+		rc = jobs_init(&set, cfg, &err);
+		jobs_free();
+	}
 	if (rc != 0) {
 		fprintf(stderr, "berth: %s\n", err.message);
 		goto out;
@@ -89,6 +97,7 @@ int cmd_config(int argc, char **argv)
 	}
 	status = 0;
 out:
+	hooks_reset();
 	plugins_unload(&set);
 	config_free(cfg);
 	return status;

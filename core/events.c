@@ -303,7 +303,9 @@ static void *event_thread(void *arg)
 
 static void enqueue(queued_event *qe)
 {
-	int warn = 0;
+	const notifier *notifiers;
+	size_t n, cap;
+	int has_volatile, warn = 0;
 
 	pthread_mutex_lock(&q.lock);
 	if (!q.running) {
@@ -331,13 +333,18 @@ static void enqueue(queued_event *qe)
 		q.warned_full = 1;
 		warn = 1;
 	}
+	/* events_stop() waits for this count before it frees the notifiers. */
 	q.overflows_in_flight++;
+	notifiers = q.notifiers;
+	n = q.n_notifiers;
+	cap = q.cap;
+	has_volatile = q.has_volatile;
 	pthread_mutex_unlock(&q.lock);
 
 	if (warn)
-		log_warn("event queue full (%zu events): %s until it drains", q.cap,
-			 q.has_volatile ? "dropping events" : "handing events to overflow()");
-	overflow(q.notifiers, q.n_notifiers, q.has_volatile, &qe->ev);
+		log_warn("event queue full (%zu events): %s until it drains", cap,
+			 has_volatile ? "dropping events" : "handing events to overflow()");
+	overflow(notifiers, n, has_volatile, &qe->ev);
 	free(qe);
 
 	pthread_mutex_lock(&q.lock);

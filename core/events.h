@@ -21,9 +21,9 @@
 #include "berth/plugin.h"
 #include "plugin_loader.h"
 
-/* Queue length when the configuration gives none. */
-#define EVENTS_QUEUE_DEFAULT 4096
-#define EVENTS_QUEUE_MAX 1000000
+/* Queue length when none is given (events.queue_size), and the most allowed. */
+#define EVENTS_QUEUE_DEFAULT 1024
+#define EVENTS_QUEUE_MAX 1048576
 /* Longest type ([a-z0-9._-]+), other string field, and detail_json accepted. */
 #define EVENTS_TYPE_MAX 64
 #define EVENTS_FIELD_MAX 4096

@@ -2,12 +2,15 @@
  * job_command.c - the two ways an operator runs a job by hand: the
  * `berth job` command, which loads the registry in its own process, and
  * the admin endpoint /berth/v1/jobs of a running server.
+ *
+ * `berth job run NAME [--dry-run] [-c FILE]` and `berth job list [-c FILE]`.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "commands.h"
 #include "errors.h"
 #include "events.h"
 #include "http.h"
@@ -343,7 +346,7 @@ int cmd_job(int argc, char **argv)
 		status = 2;
 		goto out;
 	}
-	rc = events_start(&rt.plugins, EVENTS_QUEUE_DEFAULT, &err);
+	rc = events_start(&rt.plugins, rt.cfg->events_queue_size, &err);
 	if (rc != 0) {
 		fprintf(stderr, "berth: %s\n", err.message);
 		goto out;

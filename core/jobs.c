@@ -3,10 +3,11 @@
  * (see jobs.h). The front ends, `berth job` and the admin endpoint, are in
  * job_command.c.
  *
- * Two locks: `lock` guards the bookkeeping (last run, next due, the
- * schedule callbacks) and is never held while plugin code runs, so the
- * list stays readable during a long job; `run_lock` is held for the whole
- * of a run and makes jobs run one at a time.
+ * Locks: `lock` guards the bookkeeping (last run, next due, the schedule
+ * callbacks) and is never held while plugin code runs, so the list stays
+ * readable during a long job; `run_lock` is held for the whole of a run and
+ * makes jobs run one at a time; `print_lock` keeps the output whole when a
+ * job prints from threads of its own.
  *
  * "every" schedules and host->schedule callbacks count on the monotonic
  * clock, so setting the wall clock neither skips nor repeats them; "daily"
@@ -66,6 +67,7 @@ static pthread_once_t jobs_once = PTHREAD_ONCE_INIT;
 static struct {
 	pthread_mutex_t lock;
 	pthread_mutex_t run_lock;
+	pthread_mutex_t print_lock;
 	pthread_cond_t wake;            /* on the monotonic clock */
 	job_entry *jobs;
 	size_t n_jobs;
@@ -78,6 +80,7 @@ static struct {
 } jobs = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.run_lock = PTHREAD_MUTEX_INITIALIZER,
+	.print_lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
 static void jobs_setup(void)
@@ -385,9 +388,12 @@ void jobs_host_print(berth_job_run *run, const char *fmt, ...)
 		sanitize_line(line, len);
 		log_plugin(tag, BERTH_LOG_INFO, "job %s: %s", run->job->name, line);
 		if (run->out) {
+			/* A job may print from threads of its own. */
+			pthread_mutex_lock(&jobs.print_lock);
 			output_append(run->out, line, len);
 			if (run->out->on_line)
 				run->out->on_line(run->out->ctx, line);
+			pthread_mutex_unlock(&jobs.print_lock);
 		}
 		if (!end)
 			break;
@@ -441,6 +447,8 @@ static int run_job(job_entry *j, int dry_run, job_output *out, berth_error *err)
 	if (rc > 0)
 		rc = BERTH_E_INTERNAL;
 	jerr.message[sizeof(jerr.message) - 1] = '\0';
+	/* The message reaches the log, a terminal and JSON. */
+	sanitize_line(jerr.message, strlen(jerr.message));
 
 	pthread_mutex_lock(&jobs.lock);
 	j->running = 0;

@@ -159,9 +159,6 @@ json_t *jobs_list_json(void);
 json_t *jobs_result_json(const char *name, int dry_run, int rc, const berth_error *err,
 			 const job_output *out);
 
-/* `berth job run NAME [--dry-run] [-c FILE]` and `berth job list [-c FILE]`. */
-int cmd_job(int argc, char **argv);
-
 /* ------------------------------------------------------------------------ */
 /* Host services (berth_host)                                               */
 /* ------------------------------------------------------------------------ */

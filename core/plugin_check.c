@@ -4,6 +4,7 @@
  * descriptor declares, validate a config for it, and optionally run its
  * lifecycle once. For plugin authors and for operators vetting a .so.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,14 +103,25 @@ static void print_descriptor(const plugin_instance *in)
 		       (k->flags & BERTH_CONFIG_SECRET) ? " secret" : "",
 		       k->default_value ? " default=" : "", k->default_value ? k->default_value : "",
 		       k->help ? k->help : "");
-	for (size_t i = 0; d->routes && d->routes[i]; i++)
-		printf("route:       %s %s%s\n", d->routes[i]->method ? d->routes[i]->method : "*",
-		       d->routes[i]->path ? d->routes[i]->path : "(none)",
-		       (d->routes[i]->flags & BERTH_ROUTE_PUBLIC) ? " (public)" : "");
-	for (size_t i = 0; d->jobs && d->jobs[i]; i++)
-		printf("job:         %s%s%s\n", d->jobs[i]->name ? d->jobs[i]->name : "(none)",
-		       d->jobs[i]->schedule ? " schedule=" : "",
-		       d->jobs[i]->schedule ? d->jobs[i]->schedule : "");
+	for (size_t i = 0; d->routes && d->routes[i]; i++) {
+		const berth_route *r = d->routes[i];
+		if (r->size < offsetof(berth_route, flags) + sizeof(r->flags)) {
+			printf("route:       (table of %u bytes, too small)\n", r->size);
+			continue;
+		}
+		printf("route:       %s %s%s\n", r->method ? r->method : "*",
+		       r->path ? r->path : "(none)", (r->flags & BERTH_ROUTE_PUBLIC) ? " (public)" : "");
+	}
+	for (size_t i = 0; d->jobs && d->jobs[i]; i++) {
+		/* Read only the fields this job table is big enough to hold. */
+		const berth_job *j = d->jobs[i];
+		int has_schedule = j->size >= offsetof(berth_job, schedule) + sizeof(j->schedule);
+		printf("job:         %s%s%s\n",
+		       j->size >= offsetof(berth_job, name) + sizeof(j->name) && j->name ? j->name
+											 : "(none)",
+		       has_schedule && j->schedule ? " schedule=" : "",
+		       has_schedule && j->schedule ? j->schedule : "");
+	}
 }
 
 static int plugin_check(int argc, char **argv)

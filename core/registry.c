@@ -160,12 +160,18 @@ static void admin(http_request *req)
 {
 	const char *p = req->url + strlen("/berth/v1/");
 
-	if (strcmp(p, "jobs") == 0 && req->method == HTTP_GET)
-		return jobs_http(req, NULL);
-	if (strncmp(p, "jobs/", 5) == 0 && req->method == HTTP_POST)
-		return jobs_http(req, p + 5);
-	if (strncmp(p, "reports/", 8) == 0 && req->method == HTTP_GET)
-		return admin_report(req);
+	if (strcmp(p, "jobs") == 0) {
+		jobs_http(req, NULL);
+		return;
+	}
+	if (strncmp(p, "jobs/", 5) == 0) {
+		jobs_http(req, p + 5);
+		return;
+	}
+	if (strncmp(p, "reports/", 8) == 0 && req->method == HTTP_GET) {
+		admin_report(req);
+		return;
+	}
 	http_respond_error(req, MHD_HTTP_NOT_FOUND, OCI_UNSUPPORTED, "no such endpoint");
 }
 

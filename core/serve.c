@@ -177,6 +177,7 @@ out:
 		http_server_stop(srv, 0);
 	jobs_stop();
 	events_stop(0);
+	jobs_free();
 	runtime_close(&rt);
 	if (key) {
 		/* The private key should not linger in freed memory. */

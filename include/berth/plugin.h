@@ -23,7 +23,8 @@
  *     worker threads, unless the descriptor sets BERTH_PLUGIN_SERIALIZED, in
  *     which case the host never runs two calls into the instance at once.
  *   - notify callbacks run on the event thread, one event at a time, in order.
- *   - jobs run on the job thread.
+ *   - jobs run one at a time: on the job thread when scheduled, on the
+ *     caller's thread when run by hand (`berth job run`, the admin endpoint).
  *
  * Memory:
  *   - every pointer passed into a plugin is borrowed for the duration of the
@@ -449,7 +450,7 @@ typedef struct berth_job_run berth_job_run;
  * The operator overrides a schedule with `jobs: {NAME: {schedule: ...}}`.
  *
  * run() reports through host->job_print(); it checks host->job_dry_run()
- * and then must change nothing. Jobs run one at a time on the job thread.
+ * and then must change nothing. Jobs run one at a time (see Threading above).
  * Listed like routes: a NULL-terminated array of pointers.
  */
 typedef struct berth_job {
