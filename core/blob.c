@@ -37,6 +37,28 @@ int blob_digest_from_route(http_request *req, digest *d)
 	return 0;
 }
 
+/*
+ * Storage that can sign URLs (object stores) lets the client fetch the
+ * bytes from it directly. Returns 1 when the request was answered.
+ */
+static int storage_redirect(http_request *req, const char *key, const char *ds)
+{
+	char url[4096];
+	berth_error err = {0};
+	int rc = storage_redirect_url(key, "GET", url, sizeof(url), &err);
+
+	if (rc == BERTH_DECLINED || rc == BERTH_E_UNSUPPORTED)
+		return 0;
+	if (rc != 0) {
+		log_warn("cannot sign a URL for blob %s, serving it: %s", ds, err.message);
+		return 0;
+	}
+	url[sizeof(url) - 1] = '\0';
+	http_respond(req, MHD_HTTP_TEMPORARY_REDIRECT, NULL, "", 0,
+		     (const char *const[]){"Location", url, "Docker-Content-Digest", ds, NULL});
+	return 1;
+}
+
 /* 1 when the repository may read the blob. */
 static int blob_linked(const char *name, const digest *d)
 {
@@ -67,6 +89,8 @@ void blob_get(http_request *req)
 		return;
 	}
 	layout_blob_data(key, &d);
+	if (req->method == HTTP_GET && storage_redirect(req, key, ds))
+		return;
 	rc = storage_open_read(key, 0, &h, &err);
 	if (rc == BERTH_E_NOT_FOUND) {
 		http_respond_error(req, MHD_HTTP_NOT_FOUND, OCI_BLOB_UNKNOWN,

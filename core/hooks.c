@@ -150,6 +150,9 @@ static void respond_refusal(http_request *req, int code, const char *who, const 
 	http_respond_error(req, status, oci, "%s", message[0] ? message : oci_error_description(oci));
 }
 
+static void respond_unauthorized(http_request *req, const berth_access *acc, size_t n,
+				 const char *message);
+
 int hooks_request_before(http_request *req)
 {
 	for (size_t i = 0; i < request_chain.n; i++) {
@@ -165,7 +168,10 @@ int hooks_request_before(http_request *req)
 				return 1;
 			continue;
 		}
-		respond_refusal(req, rc, in->name, err.message);
+		if (rc == BERTH_E_UNAUTHORIZED)
+			respond_unauthorized(req, NULL, 0, err.message);
+		else
+			respond_refusal(req, rc, in->name, err.message);
 		return 1;
 	}
 	return 0;

@@ -160,7 +160,14 @@ void manifest_get(http_request *req)
 			.body = body,
 			.body_len = len,
 		};
-		if (hooks_scan_gate(req, &bm, &err) != 0) {
+		int gate = hooks_scan_gate(req, &bm, &err);
+		if (gate != 0 && gate != BERTH_E_DENIED) {
+			free(body);
+			http_respond_status(req, gate, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
+					    err.message);
+			return;
+		}
+		if (gate != 0) {
 			free(body);
 			events_emit(&(event_fields){
 				.type = "pull.blocked",

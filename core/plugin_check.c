@@ -4,6 +4,7 @@
  * descriptor declares, validate a config for it, and optionally run its
  * lifecycle once. For plugin authors and for operators vetting a .so.
  */
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -156,7 +157,10 @@ static int plugin_check(int argc, char **argv)
 		return 2;
 	}
 	/* A bare name would be looked up on plugin_path; a file is meant here. */
-	snprintf(path, sizeof(path), "%s%s", strchr(file, '/') ? "" : "./", file);
+	if (!realpath(file, path)) {
+		fprintf(stderr, "berth: cannot find '%s'\n", file);
+		goto out;
+	}
 	if (config_file) {
 		rc = read_config(config_file, &config, &err);
 		if (rc != 0) {
@@ -167,7 +171,7 @@ static int plugin_check(int argc, char **argv)
 	if (!config)
 		config = cfg_node_new(CFG_MAP, "<no config>", 0, 0);
 	decl.use = path;
-	decl.name = "check";
+	decl.name = "plugin";
 	decl.config = config;
 	decl.file = "<command line>";
 	cfg.plugins = &decl;

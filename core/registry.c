@@ -207,7 +207,9 @@ void registry_begin(http_request *req)
 		} else if ((pr = hooks_find_route(req->url, req->method_name, &wrong_method))) {
 			kind = req->rt.kind = ROUTE_PLUGIN;
 		} else if (wrong_method) {
-			method_not_allowed(req, "the methods the plugin route declares");
+			http_respond_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, OCI_UNSUPPORTED,
+					   "method %s is not allowed on this plugin route",
+					   req->method_name);
 			return;
 		}
 	}

@@ -283,3 +283,17 @@ int storage_list(const char *prefix, berth_list_fn fn, void *ctx, berth_error *e
 	UNLOCK();
 	return rc;
 }
+
+int storage_redirect_url(const char *key, const char *method, char *url, size_t cap,
+			 berth_error *err)
+{
+	int rc;
+
+	if (!driver.ops.redirect_url)
+		return BERTH_E_UNSUPPORTED;
+	CHECK_KEY(key, err);
+	LOCK();
+	rc = driver.ops.redirect_url(driver.state, key, method, url, cap, err);
+	UNLOCK();
+	return rc;
+}

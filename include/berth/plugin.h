@@ -82,8 +82,8 @@ enum berth_config_type {
 	BERTH_CONFIG_STRING,
 	BERTH_CONFIG_INT,          /* 64-bit signed integer */
 	BERTH_CONFIG_BOOL,         /* true/false/yes/no/on/off */
-	BERTH_CONFIG_SIZE,         /* bytes; accepts suffixes k, M, G (1024-based) */
-	BERTH_CONFIG_DURATION,     /* milliseconds; accepts ms, s, m, h, d */
+	BERTH_CONFIG_SIZE,         /* bytes; suffixes k, M, G, T (also KiB, MiB ...), 1024-based */
+	BERTH_CONFIG_DURATION,     /* milliseconds; ms, s, m, h, d; a plain number is seconds */
 	BERTH_CONFIG_LIST,         /* sequence of scalars */
 	BERTH_CONFIG_MAP           /* nested map, read with config_child */
 };
@@ -132,7 +132,7 @@ typedef struct berth_stat {
  */
 typedef struct berth_read_handle {
 	int fd;
-	uint64_t size;
+	uint64_t size;         /* the whole object's size, whatever the offset */
 	void *stream;
 } berth_read_handle;
 
@@ -235,11 +235,14 @@ typedef struct berth_request_result {
  * then declared order).
  *
  * before(): after parsing, before authentication and routing. Return
- * BERTH_DECLINED to let the request go on, or a negative error code to
- * answer it now: the host sends the OCI error for the code
+ * BERTH_DECLINED (or 0) to let the request go on, or a negative error code
+ * to answer it now: the host sends the OCI error for the code
  * (BERTH_E_DENIED -> 403 DENIED, BERTH_E_TOO_MANY -> 429 TOOMANYREQUESTS,
- * BERTH_E_UNSUPPORTED -> 405, BERTH_E_AGAIN -> 503, ...) with err->message.
- * The first hook that answers wins; later hooks are not asked.
+ * BERTH_E_UNAUTHORIZED -> 401 with the auth hooks' challenge,
+ * BERTH_E_UNSUPPORTED -> 405, BERTH_E_AGAIN -> 503, BERTH_E_IO and other
+ * server-side codes -> 500, anything else -> 403 DENIED) with err->message.
+ * A hook may also answer itself with host->respond(). The first hook that
+ * answers wins; later hooks are not asked.
  *
  * after(): once the response is complete (or the client went away), with
  * what happened. Runs on the worker thread that served the request: keep it
@@ -294,7 +297,9 @@ typedef struct berth_access {
  * authorize(): may `id` (anonymous when id->name is "") do `access`?
  * 0 allows, BERTH_E_DENIED refuses (err->message is shown to the client),
  * BERTH_DECLINED has no opinion. The first definite answer wins; when every
- * plugin declines, the access is refused.
+ * plugin declines, the access is refused. A refused anonymous request (or
+ * BERTH_E_UNAUTHORIZED) is answered 401 UNAUTHORIZED with the challenge, so
+ * clients can log in; a refused known identity gets 403 DENIED.
  *
  * challenge(): the WWW-Authenticate value to send with a 401 for the
  * accesses the request needed. Return 0 with `out` filled, or
@@ -338,7 +343,10 @@ typedef struct berth_manifest {
  *
  * gate(): before a manifest is served (GET and HEAD, by tag and by digest).
  * 0 or BERTH_DECLINED serves it; BERTH_E_DENIED refuses the pull with 403
- * DENIED and err->message, which `docker pull` shows.
+ * DENIED and err->message, which `docker pull` shows; BERTH_E_AGAIN answers
+ * 503 and other errors 500 (the pull is not served either way). In gate()
+ * `subject` and `artifact_type` are NULL: parse `body` if the policy needs
+ * them.
  *
  * report(): the stored scan report of a manifest as JSON, written into
  * buf (capacity cap, *len set to its size; BERTH_E_RANGE when cap is too
@@ -360,8 +368,9 @@ typedef struct berth_scan_ops {
 
 /*
  * Something that happened. The core emits "push" (a manifest), "pull" (a
- * manifest), "delete" (manifest or tag), "blob.push", "blob.delete",
- * "mount"; plugins emit their own through host->emit_event. Fields that do
+ * manifest), "pull.blocked" (a scan gate refused it), "delete" (manifest or
+ * tag), "blob.push", "blob.delete", "mount"; plugins emit their own through
+ * host->emit_event. Fields that do
  * not apply are NULL (or 0).
  */
 typedef struct berth_event {
@@ -415,7 +424,7 @@ enum berth_route_flags {
 /*
  * A plugin's own endpoint. Requests whose path equals `path` or starts with
  * `path` followed by '/' go to handle(); `method` NULL accepts any method.
- * Paths must start with '/' and may not be under /v2/. Unless the route is
+ * Paths must start with '/' and may not be /v2 or under /v2/ or /berth/. Unless the route is
  * public, the request needs access route:<path>:<method> from the auth
  * hooks. A body (up to max_body bytes, default 1 MiB) is read before
  * handle() runs and is available through host->request_body.
@@ -546,7 +555,8 @@ typedef struct berth_host {
 	const void *(*request_body)(const berth_request *r, size_t *len);
 	/* Add a header to the response this request will get. */
 	int (*response_header)(berth_request *r, const char *name, const char *value);
-	/* Answer a plugin route; the body is copied. Once per request. */
+	/* Answer the request (a route, or a request hook's before()); the body
+	 * is copied. Once per request. */
 	int (*respond)(berth_request *r, int status, const char *content_type,
 		       const void *body, size_t len);
 
@@ -595,8 +605,9 @@ typedef struct berth_host {
 	void (*job_print)(berth_job_run *run, const char *fmt, ...) BERTH_PRINTF(2, 3);
 
 	/*
-	 * Call fn(arg) on the job thread every interval_ms while the server
-	 * runs (not in `berth job run`). Register from start().
+	 * Call fn(arg) on the job thread every interval_ms (at least 1000)
+	 * while the server runs (not in `berth job run`). Usually registered
+	 * from start().
 	 */
 	int (*schedule)(const berth_instance *self, uint64_t interval_ms, void (*fn)(void *arg),
 			void *arg);

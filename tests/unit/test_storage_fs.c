@@ -364,7 +364,7 @@ static void check_descriptor(const berth_plugin *p)
 		CHECK(p->storage->read_at && p->storage->read_close);
 		CHECK(p->storage->redirect_url == NULL);
 	}
-	/* Only storage: an ABI 1.0 host refuses other kinds. */
+	/* storage-fs provides storage and nothing else. */
 	CHECK(!p->request && !p->auth && !p->scan && !p->notify && !p->routes &&
 	      !p->jobs);
 
