@@ -27,6 +27,7 @@
 #include "errors.h"
 #include "log.h"
 #include "metrics.h"
+#include "utf8.h"
 
 #define DAY_MS (24 * 3600 * 1000LL)
 /* Longest the job thread sleeps before it looks at the clocks again. */
@@ -261,33 +262,6 @@ void job_output_free(job_output *out)
 	out->text = NULL;
 	out->len = out->cap = out->n_lines = 0;
 	out->truncated = 0;
-}
-
-/* Length of the valid UTF-8 sequence at s (at most `avail` bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t avail)
-{
-	unsigned char c = s[0];
-	size_t n, i;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		n = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (avail < n)
-		return 0;
-	if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) ||
-	    (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
-		return 0;
-	for (i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
 }
 
 /* Output reaches terminals, logs and JSON: no control bytes, only UTF-8. */
