@@ -6,6 +6,7 @@
 
 #include "errors.h"
 #include "log.h"
+#include "metrics.h"
 
 #define HOOKS_MAX 64
 #define ROUTES_MAX 256
@@ -18,6 +19,8 @@ typedef struct chain {
 static chain request_chain, auth_chain, scan_chain;
 static hook_route routes[ROUTES_MAX];
 static size_t n_routes;
+static plugin_set *instances;
+static berth_metric *auth_failures, *auth_denials;
 
 /* Hooks of a serialized plugin never run concurrently. */
 #define LOCKED(in, stmt)                                                \
@@ -106,6 +109,7 @@ static int route_add(plugin_instance *in, const berth_route *src, berth_error *e
 
 void hooks_reset(void)
 {
+	instances = NULL;
 	memset(&request_chain, 0, sizeof(request_chain));
 	memset(&auth_chain, 0, sizeof(auth_chain));
 	memset(&scan_chain, 0, sizeof(scan_chain));
@@ -117,6 +121,16 @@ int hooks_init(plugin_set *plugins, berth_error *err)
 	int rc = 0;
 
 	hooks_reset();
+	instances = plugins;
+	if (!auth_failures)
+		auth_failures = metrics_register(
+			"core", "berth_auth_failures_total",
+			"Requests refused because their credentials were wrong.", BERTH_METRIC_COUNTER,
+			NULL);
+	if (!auth_denials)
+		auth_denials = metrics_register(
+			"core", "berth_auth_denials_total",
+			"Accesses refused to an authenticated identity.", BERTH_METRIC_COUNTER, NULL);
 	for (size_t i = 0; rc == 0 && i < plugins->n; i++) {
 		plugin_instance *in = &plugins->v[i];
 		if (in->desc.request)
@@ -238,6 +252,7 @@ static int authenticate(http_request *req, const berth_access *acc, size_t n)
 			return 0;
 		}
 		if (rc == BERTH_E_UNAUTHORIZED) {
+			metrics_add(auth_failures, NULL, 1);
 			log_info("authentication failed for %s %s from %s: %s", req->method_name,
 				 req->url, req->client, err.message);
 			respond_unauthorized(req, acc, n, err.message);
@@ -278,6 +293,7 @@ int hooks_authorize(http_request *req, const berth_access *acc, size_t n)
 			respond_unauthorized(req, acc, n, err.message);
 			return -1;
 		}
+		metrics_add(auth_denials, NULL, 1);
 		log_info("denied %s:%s:%s to '%s' from %s", acc[a].type, acc[a].name, acc[a].action,
 			 req->identity.name, req->client);
 		http_respond_error(req, MHD_HTTP_FORBIDDEN, OCI_DENIED, "%s",
@@ -407,6 +423,18 @@ int hooks_scan_report(const char *repository, const char *manifest_digest, char 
 			return rc;
 	}
 	return error_set(err, BERTH_E_NOT_FOUND, "no scan report for %s@%s", repository, manifest_digest);
+}
+
+void hooks_instances_foreach(void (*fn)(void *ctx, const char *instance, const char *plugin,
+					const char *version, unsigned kinds),
+			     void *ctx)
+{
+	if (!fn || !instances)
+		return;
+	for (size_t i = 0; i < instances->n; i++)
+		fn(ctx, instances->v[i].name, instances->v[i].desc.name,
+		   instances->v[i].desc.version ? instances->v[i].desc.version : "",
+		   instances->v[i].kinds);
 }
 
 void hooks_print_order(FILE *out)

@@ -49,6 +49,11 @@ void hooks_scan_on_push(const berth_manifest *m);
 int hooks_scan_report(const char *repository, const char *manifest_digest, char **out, size_t *len,
 		      berth_error *err);
 
+/* The host service instances_foreach, over the set hooks_init() was given. */
+void hooks_instances_foreach(void (*fn)(void *ctx, const char *instance, const char *plugin,
+					const char *version, unsigned kinds),
+			     void *ctx);
+
 /* Print the chains in the order they run (for `berth plugins`). */
 void hooks_print_order(FILE *out);
 

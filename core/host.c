@@ -9,12 +9,14 @@
 #include <time.h>
 
 #include "events.h"
+#include "hooks.h"
 #include "http.h"
 #include "jobs.h"
 #include "log.h"
 #include "metrics.h"
 #include "plugin_loader.h"
 #include "registry_access.h"
+#include "storage.h"
 
 BERTH_PRINTF(3, 4)
 static void host_log(const berth_instance *self, int level, const char *fmt, ...)
@@ -187,4 +189,6 @@ const berth_host host_services = {
 	.job_dry_run = jobs_host_dry_run,
 	.job_print = jobs_host_print,
 	.schedule = jobs_host_schedule,
+	.storage_usage = storage_usage,
+	.instances_foreach = hooks_instances_foreach,
 };

@@ -297,3 +297,19 @@ int storage_redirect_url(const char *key, const char *method, char *url, size_t 
 	UNLOCK();
 	return rc;
 }
+
+int storage_usage(berth_storage_usage *u, berth_error *err)
+{
+	int rc;
+
+	if (!u)
+		return BERTH_E_INVALID;
+	if (!driver.ops.usage)
+		return error_set(err, BERTH_E_UNSUPPORTED, "the storage driver reports no usage");
+	memset(u, 0, sizeof(*u));
+	u->size = sizeof(*u);
+	LOCK();
+	rc = driver.ops.usage(driver.state, u, err);
+	UNLOCK();
+	return rc;
+}

@@ -54,6 +54,8 @@ void storage_write_cancel(void *writer);
 int storage_move(const char *from, const char *to, berth_error *err);
 int storage_remove(const char *key, berth_error *err);
 int storage_list(const char *prefix, berth_list_fn fn, void *ctx, berth_error *err);
+/* The driver's usage(); BERTH_E_UNSUPPORTED when it has none. Slow. */
+int storage_usage(berth_storage_usage *u, berth_error *err);
 /* A presigned URL for key; BERTH_E_UNSUPPORTED when the driver has none. */
 int storage_redirect_url(const char *key, const char *method, char *url, size_t cap,
 			 berth_error *err);

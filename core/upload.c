@@ -10,6 +10,7 @@
  * removes the upload and leaves nothing behind.
  */
 #include <inttypes.h>
+#include <pthread.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 
 #include "errors.h"
 #include "events.h"
+#include "metrics.h"
 #include "layout.h"
 #include "log.h"
 #include "range.h"
@@ -33,10 +35,28 @@ typedef struct upload_op {
 	void *writer;         /* open while the body streams */
 	digest_ctx *ctx;      /* sha256 at `size`, or NULL when unknown */
 	upload_claim claim;   /* held while claim.entry is set */
+	int counted;          /* in berth_uploads_in_progress */
 	int finish;           /* PUT or monolithic POST: verify and publish at the end */
 	digest expected;
 	int created;          /* the upload was created by this request (monolithic POST) */
 } upload_op;
+
+/* Requests streaming upload bytes right now (a gauge for the metrics plugin). */
+static berth_metric *uploads_gauge;
+static pthread_once_t uploads_gauge_once = PTHREAD_ONCE_INIT;
+
+static void uploads_gauge_register(void)
+{
+	uploads_gauge = metrics_register("core", "berth_uploads_in_progress",
+					 "Requests streaming blob bytes into the registry now.",
+					 BERTH_METRIC_GAUGE, NULL);
+}
+
+static void uploads_in_progress(long delta)
+{
+	pthread_once(&uploads_gauge_once, uploads_gauge_register);
+	metrics_add(uploads_gauge, NULL, (double)delta);
+}
 
 static void range_value(char *out, size_t cap, uint64_t size)
 {
@@ -238,6 +258,8 @@ static void op_cleanup(http_request *req, int completed)
 
 	if (!op)
 		return;
+	if (op->counted)
+		uploads_in_progress(-1);
 	/* A client that went away mid-body keeps what was stored; it can ask
 	 * for the upload's Range and continue. */
 	if (op_close_writer(op, &err) != 0)
@@ -434,6 +456,8 @@ static int op_take(http_request *req, upload_op *op, int need_body)
 					    err.message);
 			return -1;
 		}
+		uploads_in_progress(1);
+		op->counted = 1;
 	}
 	return 0;
 }

@@ -145,6 +145,15 @@ enum berth_write_flags {
 	BERTH_WRITE_APPEND = 1u << 0
 };
 
+/* What storage holds: filled by a storage driver's usage(). */
+typedef struct berth_storage_usage {
+	uint32_t size;
+	uint64_t bytes_used;       /* bytes of registry data (blobs, links, uploads) */
+	uint64_t bytes_available;  /* bytes still free for the registry */
+	uint64_t bytes_total;      /* capacity, 0 when unbounded or unknown */
+	uint64_t objects;          /* blobs stored */
+} berth_storage_usage;
+
 /* Called once per entry by list(); return non-zero to stop early. */
 typedef int (*berth_list_fn)(void *ctx, const char *name, int is_dir);
 
@@ -194,6 +203,13 @@ typedef struct berth_storage_ops {
 	 */
 	int (*redirect_url)(void *state, const char *key, const char *method,
 			    char *url, size_t cap, berth_error *err);
+
+	/*
+	 * Optional: how much the storage holds and has left. May be slow (a
+	 * walk of the registry's blobs): the host calls it only from jobs
+	 * and scheduled callbacks, never per request.
+	 */
+	int (*usage)(void *state, berth_storage_usage *u, berth_error *err);
 } berth_storage_ops;
 
 /* ------------------------------------------------------------------------ */
@@ -611,6 +627,13 @@ typedef struct berth_host {
 	 */
 	int (*schedule)(const berth_instance *self, uint64_t interval_ms, void (*fn)(void *arg),
 			void *arg);
+
+	/* The storage driver's usage() (BERTH_E_UNSUPPORTED without one). Slow: see there. */
+	int (*storage_usage)(berth_storage_usage *u, berth_error *err);
+	/* Every loaded instance: its name, plugin name, version and kinds (enum berth_plugin_kind bits). */
+	void (*instances_foreach)(void (*fn)(void *ctx, const char *instance, const char *plugin,
+					     const char *version, unsigned kinds),
+				  void *ctx);
 } berth_host;
 
 #define BERTH_HOST_HAS(host, member) \

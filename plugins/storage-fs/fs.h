@@ -75,6 +75,9 @@ int fs_write(void *state, void *writer, const void *buf, size_t len,
 int fs_write_commit(void *state, void *writer, berth_error *err);
 void fs_write_cancel(void *state, void *writer);
 
+/* fs_usage.c */
+int fs_usage(void *state, berth_storage_usage *u, berth_error *err);
+
 /* fs_tree.c */
 int fs_move(void *state, const char *from, const char *to, berth_error *err);
 int fs_remove(void *state, const char *key, berth_error *err);

@@ -130,6 +130,7 @@ static const berth_storage_ops fs_ops = {
 	.move = fs_move,
 	.remove = fs_remove,
 	.list = fs_list,
+	.usage = fs_usage,
 	/* No redirect_url: a local directory has no URL to hand out. */
 };
 
