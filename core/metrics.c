@@ -454,6 +454,12 @@ berth_metric *metrics_register(const char *owner, const char *name, const char *
 	registry_count++;
 out:
 	pthread_mutex_unlock(&registry_lock);
+	/*
+	 * A metric without labels has exactly one series: show it at 0 from
+	 * the start, or Prometheus' increase() would miss its first step.
+	 */
+	if (m && n == 0)
+		metrics_add(m, NULL, 0);
 	return m;
 }
 
