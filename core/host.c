@@ -148,6 +148,18 @@ static int resp_respond(berth_request *r, int status, const char *content_type, 
 	return http_respond(req, status, content_type, body ? body : "", len, NULL);
 }
 
+static int host_is_serving;
+
+void host_set_serving(int serving)
+{
+	host_is_serving = serving;
+}
+
+static int host_serving(void)
+{
+	return host_is_serving;
+}
+
 const berth_host host_services = {
 	.size = sizeof(berth_host),
 	.abi_major = BERTH_ABI_MAJOR,
@@ -191,4 +203,5 @@ const berth_host host_services = {
 	.schedule = jobs_host_schedule,
 	.storage_usage = storage_usage,
 	.instances_foreach = hooks_instances_foreach,
+	.serving = host_serving,
 };

@@ -64,5 +64,7 @@ void plugin_kinds_string(unsigned kinds, char *buf, size_t cap);
 
 /* The host services table handed to every plugin. */
 extern const berth_host host_services;
+/* What host_services.serving() answers; set before plugins start. */
+void host_set_serving(int serving);
 
 #endif

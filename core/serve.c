@@ -21,6 +21,7 @@
 #include "http.h"
 #include "log.h"
 #include "plugin_loader.h"
+#include "plugin_loader.h"
 #include "runtime.h"
 
 static const char serve_usage[] =
@@ -103,6 +104,7 @@ int cmd_serve(int argc, char **argv)
 	/* A client that disconnects mid-response must not kill the server. */
 	signal(SIGPIPE, SIG_IGN);
 
+	host_set_serving(1);
 	rc = runtime_open(file, &rt, &err);
 	cfg = rt.cfg;
 	if (rc != 0) {

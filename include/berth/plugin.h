@@ -634,6 +634,13 @@ typedef struct berth_host {
 	void (*instances_foreach)(void (*fn)(void *ctx, const char *instance, const char *plugin,
 					     const char *version, unsigned kinds),
 				  void *ctx);
+	/*
+	 * 1 when this process serves requests (`berth serve`), 0 when plugins
+	 * were started for something else (`berth job run`, `berth plugin
+	 * check --start`): open listeners and long-lived connections only
+	 * when serving, so a job can run beside a running server.
+	 */
+	int (*serving)(void);
 } berth_host;
 
 #define BERTH_HOST_HAS(host, member) \
