@@ -29,6 +29,8 @@ void blob_get(http_request *req);      /* GET and HEAD */
 void blob_delete(http_request *req);
 
 void upload_start(http_request *req);  /* POST .../blobs/uploads/ */
+/* Register berth_uploads_in_progress, so it shows 0 before the first upload. */
+void upload_metrics_register(void);
 void upload_patch(http_request *req);
 void upload_put(http_request *req);
 void upload_status(http_request *req);

@@ -40,6 +40,7 @@ int runtime_open(const char *file, runtime *rt, berth_error *err)
 		return rc;
 	/* The storage driver is in place before any plugin's create(), so a
 	 * plugin may read the registry from start(). */
+	upload_metrics_register();
 	rc = hooks_init(&rt->plugins, err);
 	if (rc != 0)
 		return rc;

@@ -52,6 +52,11 @@ static void uploads_gauge_register(void)
 					 BERTH_METRIC_GAUGE, NULL);
 }
 
+void upload_metrics_register(void)
+{
+	pthread_once(&uploads_gauge_once, uploads_gauge_register);
+}
+
 static void uploads_in_progress(long delta)
 {
 	pthread_once(&uploads_gauge_once, uploads_gauge_register);

@@ -2,7 +2,7 @@
 # The Prometheus files shipped in conf.d/prometheus/ with the real promtool:
 # the scrape config and the alert rules are valid, every alert fires and
 # stays quiet where its unit tests say, and the Grafana dashboard is JSON
-# whose queries only use metric families the metrics plugin exposes.
+# whose queries parse and only use metric families Berth exposes.
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -12,10 +12,21 @@ dir=$BERTH_SOURCE_DIR/conf.d/prometheus
 # promtool resolves rule_files relative to the config: check a copy.
 cp "$dir/prometheus.yml" "$dir/berth-alerts.yml" "$dir/berth-alerts.test.yml" "$TEST_TMP/"
 run "promtool check config prometheus.yml" promtool check config "$TEST_TMP/prometheus.yml"
+
+# The commented bearer-token example must be valid once uncommented
+# (promtool also checks that the token file exists).
+echo secret >"$TEST_TMP/token"
+sed -E -e 's/^    # (authorization:|  type: Bearer)$/    \1/' \
+	-e "s|^    #   credentials_file: .*|      credentials_file: $TEST_TMP/token|" \
+	"$TEST_TMP/prometheus.yml" >"$TEST_TMP/prometheus-token.yml"
+assert_eq "$(grep -c '^    authorization:$' "$TEST_TMP/prometheus-token.yml")" 1 \
+	"prometheus.yml has a commented bearer-token example"
+run "promtool check config with the bearer-token example" \
+	promtool check config "$TEST_TMP/prometheus-token.yml"
 run "promtool check rules berth-alerts.yml" promtool check rules "$TEST_TMP/berth-alerts.yml"
 run "promtool test rules berth-alerts.test.yml" promtool test rules "$TEST_TMP/berth-alerts.test.yml"
 
-# Every alert the issue names, and a firing and a quiet case for each.
+# Every alert the README lists, and a firing and a quiet case for each.
 for alert in BerthPullFailureRateHigh BerthStorageAlmostFull BerthAuthFailuresHigh BerthDown \
 	BerthHigh5xxRate BerthWebhookDeadLetters BerthEventsDropped; do
 	grep -q "alert: $alert\$" "$dir/berth-alerts.yml" || fail "berth-alerts.yml has no $alert"
@@ -34,6 +45,21 @@ run_fails "the unit tests notice a changed threshold" promtool test rules "$TEST
 # The dashboard.
 dash=$dir/grafana-dashboard.json
 run "grafana-dashboard.json is JSON" jq -e '.panels | length > 0' "$dash"
+# shellcheck disable=SC2016 # "${datasource}" is Grafana's, not the shell's
+run "the dashboard picks its Prometheus data source from a variable" jq -e '
+	any(.templating.list[]; .type == "datasource" and .query == "prometheus" and .name == "datasource")
+	and all(.panels[]; .datasource.uid == "${datasource}"
+		and all(.targets[]; .datasource.uid == "${datasource}" and (.expr | length > 0)))' "$dash"
+run "the dashboard's panels have distinct ids" jq -e '[.panels[].id] | length == (unique | length)' "$dash"
+
+# Every panel query parses as PromQL: promtool checks them as recording rules
+# once Grafana's variables are replaced by what Grafana would put there.
+jq '{groups: [{name: "dashboard", rules: [.panels[].targets[].expr |
+	gsub("\\$__rate_interval"; "1m") | gsub("\\$instance"; ".*") |
+	{record: "dashboard:query", expr: .}]}]}' "$dash" >"$TEST_TMP/dashboard-rules.json"
+run "every dashboard query is valid PromQL" promtool check rules "$TEST_TMP/dashboard-rules.json"
+
+# The families metrics-prometheus documents, and the webhook plugin's counter.
 families=(berth_http_requests_total berth_http_request_duration_seconds berth_http_request_bytes_total
 	berth_http_response_bytes_total berth_manifest_pulls_total berth_manifest_pushes_total
 	berth_pull_failures_total berth_scan_blocks_total berth_uploads_in_progress
