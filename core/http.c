@@ -87,6 +87,11 @@ static int queue(http_request *req, int status, struct MHD_Response *resp,
 		MHD_destroy_response(resp);
 		return BERTH_E_INTERNAL;
 	}
+	if (req->before_response) {
+		void (*fn)(http_request *) = req->before_response;
+		req->before_response = NULL;
+		fn(req);
+	}
 	MHD_add_response_header(resp, "Docker-Distribution-API-Version", "registry/2.0");
 	for (int i = 0; i + 1 < req->n_extra_headers; i += 2)
 		MHD_add_response_header(resp, req->extra_headers[i], req->extra_headers[i + 1]);

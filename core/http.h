@@ -60,6 +60,10 @@ struct http_request {
 	/* always called once when the request is over; completed is 0 when
 	 * the client went away or the server gave up before the end step */
 	http_cleanup_fn cleanup;
+	/* called once, just before the response is queued: what a client may
+	 * reuse as soon as it reads the answer is given back here, not in
+	 * cleanup, which runs only after the response went out */
+	void (*before_response)(http_request *req);
 	void *state;
 
 	/* The raw path hides a NUL or a '/' inside a segment (%00, %2F),

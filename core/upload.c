@@ -363,10 +363,8 @@ static void op_end(http_request *req)
 		op_finish(req);
 		return;
 	}
-	/* Release before answering: a client sends its next chunk or PUT the
-	 * moment it reads this response, before cleanup would run. */
-	upload_state_release(&op->claim, op->ctx, op->size);
-	op->ctx = NULL;
+	/* op_release gives the upload back before this answer goes out: a
+	 * client sends its next chunk or PUT the moment it reads it. */
 	respond_upload(req, MHD_HTTP_ACCEPTED, op->uuid, op->size);
 }
 
@@ -467,6 +465,17 @@ static int op_take(http_request *req, upload_op *op, int need_body)
 	return 0;
 }
 
+/* Give the upload back before the client hears the answer (see http.h). */
+static void op_release(http_request *req)
+{
+	upload_op *op = req->state;
+
+	if (op && op->claim.entry) {
+		upload_state_release(&op->claim, op->ctx, op->size);
+		op->ctx = NULL;
+	}
+}
+
 static upload_op *op_new(http_request *req)
 {
 	upload_op *op = calloc(1, sizeof(*op));
@@ -478,6 +487,7 @@ static upload_op *op_new(http_request *req)
 	}
 	req->state = op;
 	req->cleanup = op_cleanup;
+	req->before_response = op_release;
 	req->body = op_body;
 	req->end = op_end;
 	return op;
