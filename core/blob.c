@@ -72,7 +72,7 @@ static int blob_linked(const char *name, const digest *d)
 void blob_get(http_request *req)
 {
 	digest d;
-	char ds[DIGEST_STRING_MAX], etag[DIGEST_STRING_MAX + 2], crange[96], len_s[24];
+	char ds[DIGEST_STRING_MAX], etag[DIGEST_STRING_MAX + 2], crange[96];
 	layout_key key;
 	berth_read_handle h = {.fd = -1};
 	berth_error err = {0};
@@ -131,7 +131,6 @@ void blob_get(http_request *req)
 				     "Cache-Control", "max-age=31536000",
 				     status == MHD_HTTP_PARTIAL_CONTENT ? "Content-Range" : NULL, crange,
 				     NULL};
-		(void)len_s;
 		if (req->method == HTTP_HEAD) {
 			http_respond_head(req, status, "application/octet-stream", len, hdr);
 		} else if (h.fd >= 0) {
