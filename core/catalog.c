@@ -6,9 +6,11 @@
  * are the repository's own data and are not descended into.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "errors.h"
+#include "hooks.h"
 #include "layout.h"
 #include "log.h"
 #include "name_list.h"
@@ -66,6 +68,27 @@ int catalog_collect(name_list *out, berth_error *err)
 	return rc;
 }
 
+/*
+ * Keep only the repositories the client may pull: a catalog must not
+ * reveal the names of repositories one cannot see. Asked of the auth
+ * hooks like any access, without answering the client.
+ */
+static void keep_pullable(http_request *req, name_list *repos)
+{
+	size_t kept = 0;
+
+	if (!hooks_have_auth())
+		return;
+	for (size_t i = 0; i < repos->n; i++) {
+		berth_access acc = {.type = "repository", .name = repos->v[i], .action = "pull"};
+		if (hooks_allowed(req, &acc))
+			repos->v[kept++] = repos->v[i];
+		else
+			free(repos->v[i]);
+	}
+	repos->n = kept;
+}
+
 void catalog_list(http_request *req)
 {
 	name_list repos = {0};
@@ -83,6 +106,7 @@ void catalog_list(http_request *req)
 				    err.message);
 		goto out;
 	}
+	keep_pullable(req, &repos);
 	doc = json_object();
 	registry_respond_page(req, doc, "repositories", &repos, n, last, "/v2/_catalog");
 	json_decref(doc);

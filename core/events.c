@@ -21,6 +21,7 @@
 
 #include "config_node.h"
 #include "errors.h"
+#include "http.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -393,17 +394,10 @@ void events_emit(const event_fields *f)
 	enqueue(qe);
 }
 
-int events_host_emit(const berth_instance *self, const char *type, const char *repository,
-		     const char *tag, const char *digest, const char *detail_json)
+static int host_emit(const berth_instance *self, const event_fields *fields)
 {
-	event_fields f = {
-		.type = type,
-		.repository = repository,
-		.tag = tag,
-		.digest = digest,
-		.source = self ? self->name : NULL,
-		.detail_json = detail_json,
-	};
+	event_fields f = *fields;
+	const char *detail_json = f.detail_json;
 	berth_error err = {0};
 	queued_event *qe;
 
@@ -422,6 +416,42 @@ int events_host_emit(const berth_instance *self, const char *type, const char *r
 	}
 	enqueue(qe);
 	return 0;
+}
+
+int events_host_emit(const berth_instance *self, const char *type, const char *repository,
+		     const char *tag, const char *digest_s, const char *detail_json)
+{
+	event_fields f = {
+		.type = type,
+		.repository = repository,
+		.tag = tag,
+		.digest = digest_s,
+		.source = self ? self->name : NULL,
+		.detail_json = detail_json,
+	};
+
+	return host_emit(self, &f);
+}
+
+int events_host_emit_request(const berth_instance *self, const berth_request *r,
+			     const char *identity, const char *type, const char *repository,
+			     const char *tag, const char *digest_s, const char *detail_json)
+{
+	const http_request *req = r ? http_from_berth(r) : NULL;
+	event_fields f = {
+		.type = type,
+		.repository = repository,
+		.tag = tag,
+		.digest = digest_s,
+		.identity = identity,
+		.client = req ? req->client : NULL,
+		.source = self ? self->name : NULL,
+		.detail_json = detail_json,
+	};
+
+	if (!f.identity && req && req->authenticated && req->identity.name[0])
+		f.identity = req->identity.name;
+	return host_emit(self, &f);
 }
 
 /* ------------------------------------------------------------------------ */

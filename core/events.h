@@ -74,5 +74,9 @@ size_t events_queue_depth(void);
  */
 int events_host_emit(const berth_instance *self, const char *type, const char *repository,
 		     const char *tag, const char *digest, const char *detail_json);
+/* host->emit_request_event: as above, with the request's client and identity. */
+int events_host_emit_request(const berth_instance *self, const berth_request *req,
+			     const char *identity, const char *type, const char *repository,
+			     const char *tag, const char *digest, const char *detail_json);
 
 #endif /* BERTH_EVENTS_H */

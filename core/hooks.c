@@ -64,6 +64,36 @@ static int chain_add(chain *c, plugin_instance *in, berth_error *err)
 	return 0;
 }
 
+
+/* Segment-wise prefix test: "/a/b" is under "/a" but "/ab" is not. */
+static int path_under(const char *path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return strncmp(path, prefix, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/*
+ * The core serves /v2 and /berth; a plugin may own a folder of its own
+ * under /berth/v1/ (e.g. /berth/v1/scans), which keeps every Berth API
+ * under one prefix for proxies and firewalls.
+ */
+static int route_path_allowed(const char *path)
+{
+	static const char *const core_owned[] = {"/berth/v1/jobs", "/berth/v1/reports"};
+
+	if (path_under(path, "/v2"))
+		return 0;
+	if (!path_under(path, "/berth"))
+		return 1;
+	if (strncmp(path, "/berth/v1/", 10) != 0 || path[10] == '\0' || path[10] == '/')
+		return 0;
+	for (size_t i = 0; i < sizeof(core_owned) / sizeof(core_owned[0]); i++)
+		if (path_under(path, core_owned[i]))
+			return 0;
+	return 1;
+}
+
 static int route_add(plugin_instance *in, const berth_route *src, berth_error *err)
 {
 	hook_route *r;
@@ -83,11 +113,11 @@ static int route_add(plugin_instance *in, const berth_route *src, berth_error *e
 		return error_set(err, BERTH_E_CONFIG,
 				 "plugin '%s': a route needs a path starting with '/' and a handler",
 				 in->name);
-	if (strcmp(r->route.path, "/v2") == 0 || strncmp(r->route.path, "/v2/", 4) == 0 ||
-	    strncmp(r->route.path, "/berth/", 7) == 0)
+	if (!route_path_allowed(r->route.path))
 		return error_set(err, BERTH_E_CONFIG,
-				 "plugin '%s': route '%s' is under /v2/ or /berth/, which the core "
-				 "serves",
+				 "plugin '%s': route '%s' is the core's: plugins may not use /v2, "
+				 "/berth/ outside a folder of their own under /berth/v1/, "
+				 "/berth/v1/jobs or /berth/v1/reports",
 				 in->name, r->route.path);
 	r->path_len = strlen(r->route.path);
 	while (r->path_len > 1 && r->route.path[r->path_len - 1] == '/')
@@ -228,7 +258,12 @@ static void respond_unauthorized(http_request *req, const berth_access *acc, siz
 				   message && message[0] ? message : "authentication required");
 }
 
-static int authenticate(http_request *req, const berth_access *acc, size_t n)
+/*
+ * Who the request is. quiet: ask without answering the client (for
+ * hooks_allowed); a failure then leaves the request unauthenticated so the
+ * core's own check later answers it properly.
+ */
+static int authenticate(http_request *req, const berth_access *acc, size_t n, int quiet)
 {
 	req->authenticated = 1;
 	memset(&req->identity, 0, sizeof(req->identity));
@@ -251,6 +286,10 @@ static int authenticate(http_request *req, const berth_access *acc, size_t n)
 			req->identity = id;
 			return 0;
 		}
+		if (quiet) {
+			req->authenticated = 0;
+			return -1;
+		}
 		if (rc == BERTH_E_UNAUTHORIZED) {
 			metrics_add(auth_failures, NULL, 1);
 			log_info("authentication failed for %s %s from %s: %s", req->method_name,
@@ -264,25 +303,46 @@ static int authenticate(http_request *req, const berth_access *acc, size_t n)
 	return 0;
 }
 
+/* The first definite answer of the chain for one access (BERTH_DECLINED when none). */
+static int authorize_one(http_request *req, const berth_access *acc, berth_error *err)
+{
+	int rc = BERTH_DECLINED;
+
+	for (size_t i = 0; i < auth_chain.n; i++) {
+		plugin_instance *in = auth_chain.v[i];
+		if (!in->auth.authorize)
+			continue;
+		LOCKED(in, rc = in->auth.authorize(in->state, http_as_berth(req), &req->identity,
+						   acc, err));
+		if (rc != BERTH_DECLINED)
+			break;
+	}
+	return rc;
+}
+
+int hooks_allowed(http_request *req, const berth_access *acc)
+{
+	berth_error err = {0};
+
+	if (auth_chain.n == 0)
+		return 1;
+	if (!req || !acc || !acc->type || !acc->name || !acc->action)
+		return 0;
+	if (!req->authenticated && authenticate(req, acc, 1, 1) < 0)
+		return 0;
+	return authorize_one(req, acc, &err) == 0;
+}
+
 int hooks_authorize(http_request *req, const berth_access *acc, size_t n)
 {
 	if (auth_chain.n == 0)
 		return 0;
-	if (!req->authenticated && authenticate(req, acc, n) < 0)
+	if (!req->authenticated && authenticate(req, acc, n, 0) < 0)
 		return -1;
 	for (size_t a = 0; a < n; a++) {
 		berth_error err = {0};
-		int rc = BERTH_DECLINED;
+		int rc = authorize_one(req, &acc[a], &err);
 
-		for (size_t i = 0; i < auth_chain.n; i++) {
-			plugin_instance *in = auth_chain.v[i];
-			if (!in->auth.authorize)
-				continue;
-			LOCKED(in, rc = in->auth.authorize(in->state, http_as_berth(req),
-							   &req->identity, &acc[a], &err));
-			if (rc != BERTH_DECLINED)
-				break;
-		}
 		if (rc == 0)
 			continue;
 		if (rc != BERTH_DECLINED && rc != BERTH_E_DENIED && rc != BERTH_E_UNAUTHORIZED) {

@@ -36,6 +36,8 @@ void hooks_request_after(http_request *req, const berth_request_result *res);
  * challenge, or 403) and the return is negative.
  */
 int hooks_authorize(http_request *req, const berth_access *accesses, size_t n);
+/* 1 when the request may do `access` (host->allowed); answers nothing to the client. */
+int hooks_allowed(http_request *req, const berth_access *access);
 
 /* The plugin route serving path and method; *wrong_method is set when only the method differs. */
 const hook_route *hooks_find_route(const char *path, const char *method, int *wrong_method);

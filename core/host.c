@@ -14,6 +14,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "metrics.h"
+#include "plugin_data.h"
 #include "plugin_loader.h"
 #include "registry_access.h"
 #include "storage.h"
@@ -155,6 +156,11 @@ void host_set_serving(int serving)
 	host_is_serving = serving;
 }
 
+static int host_allowed(const berth_request *r, const berth_access *access)
+{
+	return r ? hooks_allowed(http_from_berth(r), access) : 0;
+}
+
 static int host_serving(void)
 {
 	return host_is_serving;
@@ -204,4 +210,10 @@ const berth_host host_services = {
 	.storage_usage = storage_usage,
 	.instances_foreach = hooks_instances_foreach,
 	.serving = host_serving,
+	.data_write = plugin_data_write,
+	.data_read = plugin_data_read,
+	.data_remove = plugin_data_remove,
+	.data_list = plugin_data_list,
+	.emit_request_event = events_host_emit_request,
+	.allowed = host_allowed,
 };

@@ -17,6 +17,8 @@
 #define LAYOUT_KEY_MAX 1024
 #define LAYOUT_ROOT "docker/registry/v2"
 #define LAYOUT_REPOSITORIES LAYOUT_ROOT "/repositories"
+/* Berth's own registry-wide data; Distribution never looks here. */
+#define LAYOUT_BERTH LAYOUT_ROOT "/_berth"
 
 typedef char layout_key[LAYOUT_KEY_MAX];
 

@@ -19,12 +19,15 @@ static const char usage[] =
 	"  job run NAME    run a plugin's job now (--dry-run to change nothing)\n"
 	"  job list        list the jobs plugins provide\n"
 	"  version         print the version\n"
+	"  passwd          add or change users of the auth-token plugin (berth-passwd)\n"
 	"\n"
-	"Run 'berth COMMAND --help' for the options of a command.\n";
+	"Any other COMMAND runs the program berth-COMMAND from the folder of this\n"
+	"binary or from PATH. Run 'berth COMMAND --help' for the options of a command.\n";
 
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
+	int rc;
 
 	if (!cmd || strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 ||
 	    strcmp(cmd, "help") == 0) {
@@ -45,6 +48,9 @@ int main(int argc, char **argv)
 		return cmd_plugin(argc - 1, argv + 1);
 	if (strcmp(cmd, "job") == 0)
 		return cmd_job(argc - 1, argv + 1);
+	rc = cmd_external(argv + 1);
+	if (rc >= 0)
+		return rc;
 	fprintf(stderr, "berth: unknown command '%s'\n\n%s", cmd, usage);
 	return 2;
 }

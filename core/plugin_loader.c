@@ -376,6 +376,22 @@ int plugins_start(plugin_set *set, berth_error *err, void (*on_storage_created)(
 	return 0;
 }
 
+void plugins_reopen(plugin_set *set)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		plugin_instance *in = &set->v[i];
+		int serialized = (in->desc.flags & BERTH_PLUGIN_SERIALIZED) != 0;
+
+		if (!in->started || !in->desc.reopen)
+			continue;
+		if (serialized)
+			pthread_mutex_lock(&in->serial);
+		in->desc.reopen(in->state);
+		if (serialized)
+			pthread_mutex_unlock(&in->serial);
+	}
+}
+
 void plugins_unload(plugin_set *set)
 {
 	for (size_t i = set->n; i-- > 0;) {

@@ -53,6 +53,8 @@ int plugins_load_unchecked(const server_config *cfg, plugin_set *out, berth_erro
 /* create() and start() every instance; on_storage_created, when given, is
  * called right after the storage instance's create(). */
 int plugins_start(plugin_set *set, berth_error *err, void (*on_storage_created)(plugin_instance *));
+/* Call every started instance's reopen() (SIGHUP, SIGUSR1), in declared order. */
+void plugins_reopen(plugin_set *set);
 /* stop() in reverse order, destroy(), dlclose(); safe on a partly started set. */
 void plugins_unload(plugin_set *set);
 

@@ -201,16 +201,18 @@ void registry_begin(http_request *req)
 	}
 	if (kind == ROUTE_OTHER) {
 		int wrong_method = 0;
-		if (strncmp(req->url, "/berth/v1/", 10) == 0) {
-			kind = req->rt.kind = ROUTE_ADMIN;
-			admin_route_name(req);
-		} else if ((pr = hooks_find_route(req->url, req->method_name, &wrong_method))) {
+		/* Plugin routes first: the loader keeps them off the core's own
+		 * /berth/v1/ endpoints, so a plugin folder there is the plugin's. */
+		if ((pr = hooks_find_route(req->url, req->method_name, &wrong_method))) {
 			kind = req->rt.kind = ROUTE_PLUGIN;
 		} else if (wrong_method) {
 			http_respond_error(req, MHD_HTTP_METHOD_NOT_ALLOWED, OCI_UNSUPPORTED,
 					   "method %s is not allowed on this plugin route",
 					   req->method_name);
 			return;
+		} else if (strncmp(req->url, "/berth/v1/", 10) == 0) {
+			kind = req->rt.kind = ROUTE_ADMIN;
+			admin_route_name(req);
 		}
 	}
 	if (hooks_request_before(req))

@@ -29,7 +29,8 @@ static const char serve_usage[] =
 	"\n"
 	"Serve the registry as FILE (default berth.yaml) and its conf.d/ fragments\n"
 	"describe. SIGTERM or SIGINT stops accepting connections, lets requests in\n"
-	"flight finish (up to limits.shutdown_timeout) and exits 0.\n"
+	"flight finish (up to limits.shutdown_timeout) and exits 0. SIGHUP or\n"
+	"SIGUSR1 makes plugins reopen the files they write (after logrotate).\n"
 	"\n"
 	"options:\n"
 	"  -c, --config FILE   the configuration file (default berth.yaml)\n"
@@ -100,6 +101,7 @@ int cmd_serve(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	/* A client that disconnects mid-response must not kill the server. */
 	signal(SIGPIPE, SIG_IGN);
@@ -158,8 +160,11 @@ int cmd_serve(int argc, char **argv)
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
-		if (sig == SIGHUP) {
-			log_info("SIGHUP: nothing to reload; restart to apply configuration changes");
+		if (sig == SIGHUP || sig == SIGUSR1) {
+			log_info("%s: reopening plugins' files (configuration changes need a "
+				 "restart)",
+				 sig == SIGHUP ? "SIGHUP" : "SIGUSR1");
+			plugins_reopen(&rt.plugins);
 			continue;
 		}
 		break;

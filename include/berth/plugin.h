@@ -440,7 +440,9 @@ enum berth_route_flags {
 /*
  * A plugin's own endpoint. Requests whose path equals `path` or starts with
  * `path` followed by '/' go to handle(); `method` NULL accepts any method.
- * Paths must start with '/' and may not be /v2 or under /v2/ or /berth/. Unless the route is
+ * Paths must start with '/' and may not be /v2 or under /v2/, nor /berth/
+ * other than a folder of its own under /berth/v1/ (not /berth/v1/jobs or
+ * /berth/v1/reports, which are the core's). Unless the route is
  * public, the request needs access route:<path>:<method> from the auth
  * hooks. A body (up to max_body bytes, default 1 MiB) is read before
  * handle() runs and is available through host->request_body.
@@ -641,6 +643,47 @@ typedef struct berth_host {
 	 * when serving, so a job can run beside a running server.
 	 */
 	int (*serving)(void);
+
+	/*
+	 * The plugin's own objects in the registry's storage, kept under
+	 * _berth/plugins/<plugin name>/<key>: they survive restarts, follow the
+	 * registry to another node on shared storage, and are ignored by
+	 * Distribution. Instances of one plugin share the folder. A key is a
+	 * relative path of segments made of [A-Za-z0-9._:@+=-] (no "." or ".."
+	 * segment, at most 512 bytes).
+	 *
+	 * data_write(): replace the object atomically (readers see the old or the
+	 * new bytes, never a mix). data_read(): stream it through fn;
+	 * BERTH_E_NOT_FOUND when absent, BERTH_E_RANGE when over max bytes.
+	 * data_remove(): delete an object or a prefix and all under it
+	 * (BERTH_E_NOT_FOUND when absent). data_list(): fn once per direct child
+	 * of prefix ("" for the top), with is_dir set for folders; 0 and no
+	 * calls when prefix does not exist.
+	 */
+	int (*data_write)(const berth_instance *self, const char *key, const void *data,
+			  size_t len, berth_error *err);
+	int (*data_read)(const berth_instance *self, const char *key, uint64_t max,
+			 berth_bytes_fn fn, void *ctx, berth_error *err);
+	int (*data_remove)(const berth_instance *self, const char *key, berth_error *err);
+	int (*data_list)(const berth_instance *self, const char *prefix, berth_list_fn fn,
+			 void *ctx, berth_error *err);
+
+	/*
+	 * emit_event() for something a request did: the event carries the
+	 * request's client address and identity, or `identity` when it is not
+	 * NULL (a token endpoint naming the account it just accepted or refused).
+	 */
+	int (*emit_request_event)(const berth_instance *self, const berth_request *req,
+				  const char *identity, const char *type,
+				  const char *repository, const char *tag, const char *digest,
+				  const char *detail_json);
+
+	/*
+	 * 1 when the request's identity may do `access`, asking the auth hooks
+	 * exactly as the core does (0 when refused; nothing is sent to the
+	 * client). For plugin routes that filter what they show.
+	 */
+	int (*allowed)(const berth_request *req, const berth_access *access);
 } berth_host;
 
 #define BERTH_HOST_HAS(host, member) \
@@ -701,6 +744,13 @@ typedef struct berth_plugin {
 	/* NULL-terminated arrays of pointers; see berth_route and berth_job. */
 	const berth_route *const *routes;
 	const berth_job *const *jobs;
+
+	/*
+	 * Optional. The server got SIGHUP or SIGUSR1 (what logrotate sends
+	 * after moving files away): reopen the files the instance writes.
+	 * Runs on the main thread, concurrently with hooks and notifiers.
+	 */
+	void (*reopen)(void *state);
 } berth_plugin;
 
 /* Fill the version fields of a descriptor. */

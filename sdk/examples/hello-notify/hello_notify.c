@@ -13,8 +13,8 @@
  *
  * Each line looks like
  *   {"type":"push","repository":"team/app","tag":"v1","digest":"sha256:...",
- *    "id":42,"time_ms":1700000000000,"identity":"ci","source":"core",
- *    "detail":null}
+ *    "id":42,"time_ms":1700000000000,"identity":"ci","client":"10.0.0.7",
+ *    "source":"core","detail":null}
  * with null for what does not apply. `tail -f` it, or ship it with any log
  * collector.
  */
@@ -194,6 +194,8 @@ static void hello_deliver(void *state, const berth_event *ev)
 	fprintf(out, ",\"id\":%" PRIu64 ",\"time_ms\":%" PRId64 ",\"identity\":", ev->id,
 		ev->time_ms);
 	put_json_string(out, ev->identity);
+	fputs(",\"client\":", out);
+	put_json_string(out, ev->client);
 	fputs(",\"source\":", out);
 	put_json_string(out, ev->source);
 	fputs(",\"detail\":", out);

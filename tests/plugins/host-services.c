@@ -1,0 +1,211 @@
+/*
+ * A plugin that exposes host services through a route, so tests can drive
+ * them over HTTP: plugin data (data_write/read/remove/list), allowed(),
+ * emit_request_event() and reopen(). Its auth hooks make a small world of
+ * identities: the header X-Test-User names the user, who may pull only
+ * repositories under "<user>/" and "public/"; everything else is allowed.
+ *
+ * Built twice: the second build (HS_BAD_ROUTE) puts its route on a path the
+ * core owns, for the loader to refuse.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "berth/plugin.h"
+
+#ifdef HS_BAD_ROUTE
+#define HS_ROUTE "/berth/v1/jobs/mine"
+#define HS_NAME "host-services-bad-route"
+#else
+#define HS_ROUTE "/berth/v1/hs"
+#define HS_NAME "host-services"
+#endif
+
+typedef struct hs {
+	const berth_host *host;
+	const berth_instance *self;
+	atomic_int reopens;
+} hs;
+
+typedef struct buf {
+	char *data;
+	size_t len;
+	int failed;
+} buf;
+
+static int collect(void *ctx, const void *data, size_t len)
+{
+	buf *b = ctx;
+	char *n = realloc(b->data, b->len + len + 1);
+
+	if (!n) {
+		b->failed = 1;
+		return 1;
+	}
+	memcpy(n + b->len, data, len);
+	b->data = n;
+	b->len += len;
+	return 0;
+}
+
+static int list_one(void *ctx, const char *name, int is_dir)
+{
+	buf *b = ctx;
+	char line[600];
+	int n = snprintf(line, sizeof(line), "%s%s\n", name, is_dir ? "/" : "");
+
+	return collect(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+static int hs_create(const berth_host *host, const berth_instance *self,
+		     const berth_config *config, void **state, berth_error *err)
+{
+	hs *h = calloc(1, sizeof(*h));
+
+	(void)config;
+	if (!h) {
+		err->code = BERTH_E_NOMEM;
+		return BERTH_E_NOMEM;
+	}
+	h->host = host;
+	h->self = self;
+	*state = h;
+	return 0;
+}
+
+static void hs_destroy(void *state)
+{
+	free(state);
+}
+
+static void hs_reopen(void *state)
+{
+	hs *h = state;
+
+	atomic_fetch_add(&h->reopens, 1);
+}
+
+static int reply(hs *h, berth_request *req, int status, const char *body, size_t len)
+{
+	return h->host->respond(req, status, "text/plain", body, len);
+}
+
+static int hs_handle(void *state, berth_request *req, berth_error *err)
+{
+	hs *h = state;
+	const berth_host *H = h->host;
+	const char *method = H->request_method(req);
+	const char *path = H->request_path(req) + strlen(HS_ROUTE);
+	buf b = {0};
+	char small[64];
+	int rc = 0;
+
+	if (strncmp(path, "/data/", 6) == 0) {
+		const char *key = path + 6;
+		if (strcmp(method, "PUT") == 0) {
+			size_t len = 0;
+			const void *body = H->request_body(req, &len);
+			rc = H->data_write(h->self, key, body, len, err);
+			if (rc == 0)
+				rc = reply(h, req, 201, "", 0);
+		} else if (strcmp(method, "DELETE") == 0) {
+			rc = H->data_remove(h->self, key, err);
+			if (rc == 0)
+				rc = reply(h, req, 204, "", 0);
+		} else {
+			const char *max = H->request_query(req, "max");
+			rc = H->data_read(h->self, key, max ? strtoull(max, NULL, 10) : 1u << 20,
+					  collect, &b, err);
+			if (rc == 0)
+				rc = reply(h, req, 200, b.data ? b.data : "", b.len);
+		}
+	} else if (strcmp(path, "/list") == 0 || strncmp(path, "/list/", 6) == 0) {
+		rc = H->data_list(h->self, path[5] ? path + 6 : "", list_one, &b, err);
+		if (rc == 0)
+			rc = reply(h, req, 200, b.data ? b.data : "", b.len);
+	} else if (strcmp(path, "/allowed") == 0) {
+		const char *repo = H->request_query(req, "repo");
+		const char *action = H->request_query(req, "action");
+		berth_access acc = {.type = "repository", .name = repo ? repo : "",
+				    .action = action ? action : "pull"};
+		rc = reply(h, req, 200, H->allowed(req, &acc) ? "1" : "0", 1);
+	} else if (strcmp(path, "/event") == 0) {
+		rc = H->emit_request_event(h->self, req, H->request_query(req, "identity"),
+					   "test.event", "team/app", "v1", NULL, "{\"n\":1}");
+		if (rc == 0)
+			rc = reply(h, req, 202, "", 0);
+	} else if (strcmp(path, "/reopens") == 0) {
+		int n = snprintf(small, sizeof(small), "%d", atomic_load(&h->reopens));
+		rc = reply(h, req, 200, small, (size_t)n);
+	} else {
+		snprintf(err->message, sizeof(err->message), "no such test endpoint");
+		rc = BERTH_E_NOT_FOUND;
+	}
+	free(b.data);
+	return rc;
+}
+
+static int hs_authenticate(void *state, const berth_request *req, berth_identity *id,
+			   berth_error *err)
+{
+	hs *h = state;
+	const char *user = h->host->request_header(req, "X-Test-User");
+
+	(void)err;
+	if (!user)
+		return BERTH_DECLINED;
+	snprintf(id->name, sizeof(id->name), "%s", user);
+	return 0;
+}
+
+static int under(const char *name, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	return strncmp(name, prefix, n) == 0 && name[n] == '/';
+}
+
+static int hs_authorize(void *state, const berth_request *req, const berth_identity *id,
+			const berth_access *access, berth_error *err)
+{
+	(void)state;
+	(void)req;
+	if (strcmp(access->type, "repository") != 0 || strcmp(access->action, "pull") != 0)
+		return 0;
+	if (under(access->name, "public") || (id->name[0] && under(access->name, id->name)))
+		return 0;
+	snprintf(err->message, sizeof(err->message), "not yours");
+	return BERTH_E_DENIED;
+}
+
+static const berth_auth_ops auth_ops = {
+	.size = sizeof(berth_auth_ops),
+	.authenticate = hs_authenticate,
+	.authorize = hs_authorize,
+};
+
+static const berth_route route = {
+	.size = sizeof(berth_route),
+	.path = HS_ROUTE,
+	.handle = hs_handle,
+};
+
+static const berth_route *const routes[] = {&route, NULL};
+
+static const berth_plugin descriptor = {
+	BERTH_PLUGIN_HEADER,
+	.name = HS_NAME,
+	.version = "1",
+	.create = hs_create,
+	.destroy = hs_destroy,
+	.auth = &auth_ops,
+	.routes = routes,
+	.reopen = hs_reopen,
+};
+
+BERTH_PLUGIN_EXPORT const berth_plugin *berth_plugin_entry(void)
+{
+	return &descriptor;
+}
