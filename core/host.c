@@ -216,4 +216,6 @@ const berth_host host_services = {
 	.data_list = plugin_data_list,
 	.emit_request_event = events_host_emit_request,
 	.allowed = host_allowed,
+	.list_manifests = access_list_manifests,
+	.manifest_times = access_manifest_times,
 };

@@ -164,6 +164,22 @@ int layout_referrer_entry(layout_key out, const char *name, const digest *subjec
 		     referrer->hex);
 }
 
+int layout_revisions_alg_dir(layout_key out, const char *name, int alg)
+{
+	if (!name_ok(name))
+		return BERTH_E_NAME;
+	return build(out, LAYOUT_REPOSITORIES "/%s/_manifests/revisions/%s", name,
+		     digest_alg_name(alg));
+}
+
+int layout_pulled(layout_key out, const char *name, const digest *d)
+{
+	if (!name_ok(name))
+		return BERTH_E_NAME;
+	return build(out, LAYOUT_REPOSITORIES "/%s/_berth/pulled/%s/%s", name,
+		     digest_alg_name(d->alg), d->hex);
+}
+
 int layout_parse_link(const char *buf, size_t len, digest *out)
 {
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))

@@ -46,6 +46,10 @@ int layout_referrer_entry(layout_key out, const char *name, const digest *subjec
 			  const digest *referrer);
 
 /* Parse the content of a link file ("sha256:..."), tolerating a trailing newline. */
+/* revisions/<alg>/: one folder per manifest digest of that algorithm. */
+int layout_revisions_alg_dir(layout_key out, const char *name, int alg);
+/* When a manifest was last pulled (Berth only): decimal ms since the epoch. */
+int layout_pulled(layout_key out, const char *name, const digest *d);
 int layout_parse_link(const char *buf, size_t len, digest *out);
 
 #endif

@@ -21,6 +21,7 @@
 #include "manifest_validate.h"
 #include "media_types.h"
 #include "name_list.h"
+#include "pull_times.h"
 #include "reference.h"
 #include "referrers.h"
 #include "registry.h"
@@ -183,6 +184,8 @@ void manifest_get(http_request *req)
 			return;
 		}
 	}
+	if (req->method == HTTP_GET)
+		pull_times_record(req->rt.name, &d);
 	if (req->method == HTTP_GET)
 		events_emit(&(event_fields){
 			.type = "pull",
@@ -504,6 +507,8 @@ static int delete_by_digest(const char *name, const digest *d, berth_error *err)
 		layout_revision_dir(key, name, d);
 		rc = storage_remove(key, err);
 	}
+	if (rc == 0)
+		pull_times_forget(name, d);
 	manifest_info_free(m);
 	free(body);
 	return rc;

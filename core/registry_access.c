@@ -5,6 +5,7 @@
  */
 #include "registry_access.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "layout.h"
 #include "manifest_validate.h"
 #include "name_list.h"
+#include "pull_times.h"
 #include "reference.h"
 #include "registry.h"
 #include "storage.h"
@@ -180,4 +182,98 @@ int access_delete_manifest(const berth_instance *self, const char *repository,
 				 digest_s ? digest_s : "");
 	return manifest_remove(repository ? repository : "", digest_s, self ? self->name : "plugin",
 			       NULL, err);
+}
+
+typedef struct manifests_ctx {
+	name_list *out;
+	int alg;
+} manifests_ctx;
+
+static int collect_revision(void *ctx, const char *name, int is_dir)
+{
+	manifests_ctx *c = ctx;
+	char ds[DIGEST_STRING_MAX];
+	digest d;
+
+	if (!is_dir)
+		return 0;
+	if ((size_t)snprintf(ds, sizeof(ds), "%s:%s", digest_alg_name(c->alg), name) >=
+		    sizeof(ds) ||
+	    digest_parse(ds, &d) != 0)
+		return 0;
+	return name_list_add(c->out, ds) != 0;
+}
+
+int access_list_manifests(const char *repository, berth_name_fn fn, void *ctx,
+			  berth_error *err)
+{
+	static const int algs[] = {DIGEST_SHA256, DIGEST_SHA512};
+	name_list l = {0};
+	layout_key key;
+	int rc = 0;
+
+	if (!repository || !repo_name_valid(repository))
+		return error_set(err, BERTH_E_NAME, "invalid repository name");
+	layout_repo_dir(key, repository);
+	if (!storage_exists(key))
+		return error_set(err, BERTH_E_NOT_FOUND, "repository '%s' is unknown", repository);
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		manifests_ctx c = {.out = &l, .alg = algs[i]};
+		layout_revisions_alg_dir(key, repository, algs[i]);
+		rc = storage_list(key, collect_revision, &c, err);
+		if (rc == BERTH_E_NOT_FOUND) {
+			rc = 0;
+			continue;
+		}
+		if (rc != 0)
+			goto out;
+	}
+	if (l.failed) {
+		rc = error_set(err, BERTH_E_NOMEM, "out of memory listing manifests");
+		goto out;
+	}
+	each_name(&l, fn, ctx);
+out:
+	name_list_free(&l);
+	return rc;
+}
+
+int access_manifest_times(const char *repository, const char *reference, int64_t *pushed_ms,
+			  int64_t *pulled_ms, berth_error *err)
+{
+	layout_key key;
+	berth_stat st = {0};
+	digest d;
+	int kind, rc;
+
+	if (pushed_ms)
+		*pushed_ms = 0;
+	if (pulled_ms)
+		*pulled_ms = 0;
+	if (!repository || !repo_name_valid(repository))
+		return error_set(err, BERTH_E_NAME, "invalid repository name");
+	if (!reference)
+		return error_set(err, BERTH_E_INVALID, "no reference");
+	kind = reference_classify(reference, &d);
+	if (kind == REF_INVALID || kind == REF_UNSUPPORTED)
+		return error_set(err, BERTH_E_INVALID, "invalid reference '%s'", reference);
+	if (kind == REF_TAG) {
+		layout_tag_current(key, repository, reference);
+		rc = storage_read_link(key, &d, err);
+	} else {
+		layout_revision_link(key, repository, &d);
+		rc = 0;
+	}
+	if (rc == 0)
+		rc = storage_stat(key, &st, err);
+	if (rc == BERTH_E_NOT_FOUND)
+		return error_set(err, BERTH_E_NOT_FOUND, "manifest '%s' is unknown to repository '%s'",
+				 reference, repository);
+	if (rc != 0)
+		return rc;
+	if (pushed_ms)
+		*pushed_ms = st.mtime_ms;
+	if (pulled_ms)
+		*pulled_ms = pull_times_get(repository, &d);
+	return 0;
 }

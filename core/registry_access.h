@@ -17,5 +17,9 @@ int access_delete_tag(const berth_instance *self, const char *repository, const 
 		      berth_error *err);
 int access_delete_manifest(const berth_instance *self, const char *repository,
 			   const char *digest, berth_error *err);
+int access_list_manifests(const char *repository, berth_name_fn fn, void *ctx,
+			  berth_error *err);
+int access_manifest_times(const char *repository, const char *reference, int64_t *pushed_ms,
+			  int64_t *pulled_ms, berth_error *err);
 
 #endif

@@ -21,7 +21,7 @@
 #include "http.h"
 #include "log.h"
 #include "plugin_loader.h"
-#include "plugin_loader.h"
+#include "pull_times.h"
 #include "runtime.h"
 
 static const char serve_usage[] =
@@ -122,6 +122,8 @@ int cmd_serve(int argc, char **argv)
 		rc = events_start(&rt.plugins, cfg->events_queue_size, &err);
 	if (rc == 0)
 		rc = jobs_start(&err);
+	if (rc == 0)
+		rc = pull_times_start(&err);
 	if (rc != 0) {
 		log_error("%s", err.message);
 		goto out;
@@ -174,6 +176,7 @@ int cmd_serve(int argc, char **argv)
 		 (unsigned long long)cfg->shutdown_timeout_ms);
 	http_server_stop(srv, cfg->shutdown_timeout_ms);
 	srv = NULL;
+	pull_times_stop();
 	/* Requests are done: no new events. Let notifiers hear the last ones. */
 	jobs_stop();
 	events_stop(cfg->shutdown_timeout_ms);
@@ -184,6 +187,7 @@ out:
 		http_server_stop(srv, 0);
 	jobs_stop();
 	events_stop(0);
+	pull_times_stop();
 	jobs_free();
 	runtime_close(&rt);
 	if (key) {

@@ -684,6 +684,24 @@ typedef struct berth_host {
 	 * client). For plugin routes that filter what they show.
 	 */
 	int (*allowed)(const berth_request *req, const berth_access *access);
+
+	/*
+	 * Every manifest the repository holds, tagged or not, by digest, in no
+	 * particular order (BERTH_E_NOT_FOUND for an unknown repository).
+	 */
+	int (*list_manifests)(const char *repository, berth_name_fn fn, void *ctx,
+			      berth_error *err);
+	/*
+	 * When a tag or manifest (reference: a tag or a digest) was pushed and
+	 * last pulled, in ms since the epoch. For a tag, pushed is when the tag
+	 * was last set and pulled the last pull of the manifest it names (by
+	 * tag or by digest); *pulled_ms is 0 when it was never pulled. Pulls are
+	 * recorded in memory and written to storage in batches (see
+	 * docs/storage-layout.md), so the last few seconds before a crash may
+	 * be lost. Either output pointer may be NULL.
+	 */
+	int (*manifest_times)(const char *repository, const char *reference,
+			      int64_t *pushed_ms, int64_t *pulled_ms, berth_error *err);
 } berth_host;
 
 #define BERTH_HOST_HAS(host, member) \

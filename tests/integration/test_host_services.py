@@ -145,6 +145,46 @@ def main(checks):
                 expect_eq(e["detail"], {"n": 1}, "detail")
         checks.check("emit_request_event carries client and identity", request_events)
 
+        def manifests_and_times():
+            t0 = int(time.time() * 1000)
+            _, d1 = s.push_image("public/times", tag="v1")
+            _, d2 = s.push_image("public/times", tag="v2")
+            _, d3 = s.push_image("public/times")
+            names = sorted(expect(s.get(base + "/manifests?repo=public/times"), 200).body.decode().split())
+            expect_eq(names, sorted([d1, d2, d3]), "list_manifests: tagged and untagged")
+            expect(s.get(base + "/manifests?repo=no/such"), 404)
+            expect(s.get(base + "/manifests?repo=a/../b"), 400)
+
+            def times(ref):
+                return [int(x) for x in
+                        expect(s.get(base + "/times?repo=public/times&ref=" + ref), 200).body.split()]
+            pushed, pulled = times("v1")
+            expect_true(t0 - 2000 <= pushed <= int(time.time() * 1000) + 2000,
+                        "pushed time of v1 is now (%d vs %d)" % (pushed, t0))
+            expect_eq(pulled, 0, "v1 never pulled")
+            expect(s.get("/v2/public/times/manifests/v1"), 200)
+            expect(s.head("/v2/public/times/manifests/v2"), 200)
+            t1 = int(time.time() * 1000)
+            _, pulled = times("v1")
+            expect_true(t0 - 2000 <= pulled <= t1 + 2000, "a GET by tag is a pull (%d)" % pulled)
+            expect_eq(times(d1)[1], pulled, "the same pull seen by digest")
+            expect_eq(times("v2")[1], 0, "a HEAD is not a pull")
+            expect(s.get("/v2/public/times/manifests/" + d3), 200)
+            expect_true(times(d3)[1] > 0, "a GET by digest is a pull")
+            expect(s.get(base + "/times?repo=public/times&ref=nope"), 404)
+            expect(s.get(base + "/times?repo=public/times&ref=sha256:" + "0" * 64), 404)
+            # Pull times survive a restart: written at shutdown.
+            s.restart()
+            expect_eq(times("v1")[1], pulled, "pull time after a restart")
+            path = os.path.join(s.root, "docker", "registry", "v2", "repositories", "public", "times",
+                                "_berth", "pulled", "sha256", d1.split(":")[1])
+            with open(path) as f:
+                expect_eq(int(f.read()), pulled, "stored pull time")
+            expect(s.delete("/v2/public/times/manifests/" + d1), 202)
+            expect_true(not os.path.exists(path), "a deleted manifest's pull time goes with it")
+        checks.check("list_manifests and manifest_times (push and pull times, kept over a restart)",
+                     manifests_and_times)
+
         def reopen():
             expect_eq(expect(s.get(base + "/reopens"), 200).body, b"0", "no reopen yet")
             s.proc.send_signal(signal.SIGHUP)

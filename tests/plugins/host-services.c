@@ -1,7 +1,7 @@
 /*
  * A plugin that exposes host services through a route, so tests can drive
  * them over HTTP: plugin data (data_write/read/remove/list), allowed(),
- * emit_request_event() and reopen(). Its auth hooks make a small world of
+ * emit_request_event(), list_manifests(), manifest_times() and reopen(). Its auth hooks make a small world of
  * identities: the header X-Test-User names the user, who may pull only
  * repositories under "<user>/" and "public/"; everything else is allowed.
  *
@@ -57,6 +57,11 @@ static int list_one(void *ctx, const char *name, int is_dir)
 	int n = snprintf(line, sizeof(line), "%s%s\n", name, is_dir ? "/" : "");
 
 	return collect(b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
+static int list_name(void *ctx, const char *name)
+{
+	return list_one(ctx, name, 0);
 }
 
 static int hs_create(const berth_host *host, const berth_instance *self,
@@ -136,6 +141,21 @@ static int hs_handle(void *state, berth_request *req, berth_error *err)
 					   "test.event", "team/app", "v1", NULL, "{\"n\":1}");
 		if (rc == 0)
 			rc = reply(h, req, 202, "", 0);
+	} else if (strcmp(path, "/manifests") == 0) {
+		const char *repo = H->request_query(req, "repo");
+		rc = H->list_manifests(repo ? repo : "", list_name, &b, err);
+		if (rc == 0)
+			rc = reply(h, req, 200, b.data ? b.data : "", b.len);
+	} else if (strcmp(path, "/times") == 0) {
+		const char *repo = H->request_query(req, "repo");
+		const char *ref = H->request_query(req, "ref");
+		int64_t pushed = -1, pulled = -1;
+		rc = H->manifest_times(repo ? repo : "", ref ? ref : "", &pushed, &pulled, err);
+		if (rc == 0) {
+			int n = snprintf(small, sizeof(small), "%lld %lld", (long long)pushed,
+					 (long long)pulled);
+			rc = reply(h, req, 200, small, (size_t)n);
+		}
 	} else if (strcmp(path, "/reopens") == 0) {
 		int n = snprintf(small, sizeof(small), "%d", atomic_load(&h->reopens));
 		rc = reply(h, req, 200, small, (size_t)n);
