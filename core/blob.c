@@ -12,6 +12,7 @@
 
 #include "errors.h"
 #include "events.h"
+#include "gc_barrier.h"
 #include "layout.h"
 #include "log.h"
 #include "range.h"
@@ -83,6 +84,8 @@ void blob_get(http_request *req)
 	if (blob_digest_from_route(req, &d) < 0)
 		return;
 	digest_format(&d, ds);
+	/* A client that sees the blob exists may reference it next. */
+	gc_protect(&d);
 	if (!blob_linked(req->rt.name, &d)) {
 		http_respond_error(req, MHD_HTTP_NOT_FOUND, OCI_BLOB_UNKNOWN,
 				   "blob %s is unknown to repository '%s'", ds, req->rt.name);

@@ -35,7 +35,7 @@
 
 static const char *const top_keys[] = {
 	"listen", "plugin_path", "include", "tls", "limits", "logging",
-	"registry", "events", "jobs", "plugins", NULL
+	"registry", "events", "jobs", "plugins", "gc", NULL
 };
 static const char *const tls_keys[] = { "cert", "key", "min_version", NULL };
 static const char *const limits_keys[] = {
@@ -47,6 +47,7 @@ static const char *const registry_keys[] = {
 	"delete_enabled", "tag_delete_enabled", "upload_purge_age", NULL
 };
 static const char *const events_keys[] = { "queue_size", NULL };
+static const char *const gc_keys[] = { "grace_period", "mark_memory", NULL };
 static const char *const plugin_keys[] = { "use", "name", "priority", "config", NULL };
 
 static const struct section {
@@ -58,6 +59,7 @@ static const struct section {
 	{ "logging", logging_keys },
 	{ "registry", registry_keys },
 	{ "events", events_keys },
+	{ "gc", gc_keys },
 };
 
 struct file_id {
@@ -1049,6 +1051,28 @@ static int check_registry(const cfg_node *root, server_config *c, berth_error *e
 	return get_duration(reg, "registry", "upload_purge_age", &c->upload_purge_age_ms, err);
 }
 
+/* Garbage collection's safety margin and memory (docs/garbage-collection.md). */
+static int check_gc(const cfg_node *root, server_config *c, berth_error *err)
+{
+	const cfg_node *gc;
+	uint64_t memory = GC_MARK_MEMORY_DEFAULT_BYTES;
+	int rc;
+
+	c->gc_grace_ms = GC_GRACE_DEFAULT;
+	c->gc_mark_memory = GC_MARK_MEMORY_DEFAULT_BYTES;
+	rc = get_section(root, "gc", &gc, err);
+	if (rc < 0 || !gc)
+		return rc;
+	if ((rc = get_duration(gc, "gc", "grace_period", &c->gc_grace_ms, err)) < 0 ||
+	    (rc = get_size(gc, "gc", "mark_memory", &memory, err)) < 0)
+		return rc;
+	if (memory < 64 * 1024 || memory > 16ull * 1024 * 1024 * 1024)
+		return cfg_node_error(err, cfg_map_get(gc, "mark_memory"),
+				      "gc.mark_memory must be between 64KiB and 16GiB");
+	c->gc_mark_memory = (size_t)memory;
+	return 0;
+}
+
 /* `jobs:` is a map of job names to settings; the job registry checks the
  * names against what plugins provide, so only its shape is checked here. */
 static int check_events_jobs(const cfg_node *root, server_config *c, berth_error *err)
@@ -1257,6 +1281,7 @@ static int check_values(server_config *c, berth_error *err)
 	    (rc = check_limits(root, c, err)) < 0 ||
 	    (rc = check_logging(root, c, err)) < 0 ||
 	    (rc = check_registry(root, c, err)) < 0 ||
+	    (rc = check_gc(root, c, err)) < 0 ||
 	    (rc = check_events_jobs(root, c, err)) < 0)
 		return rc;
 	return check_plugins(root, c, err);

@@ -27,6 +27,10 @@ typedef struct plugin_decl {
 	int line;
 } plugin_decl;
 
+/* gc: defaults (docs/garbage-collection.md). */
+#define GC_GRACE_DEFAULT (3600ull * 1000)
+#define GC_MARK_MEMORY_DEFAULT_BYTES (16u * 1024 * 1024)
+
 typedef struct server_config {
 	char *listen_host;      /* without brackets: "::1", "127.0.0.1", "registry.local" */
 	int listen_port;
@@ -46,6 +50,8 @@ typedef struct server_config {
 	int access_log;
 	int delete_enabled, tag_delete_enabled;
 	unsigned events_queue_size;  /* events.queue_size, default 1024 */
+	uint64_t gc_grace_ms;        /* gc.grace_period */
+	size_t gc_mark_memory;       /* gc.mark_memory, bytes */
 	plugin_decl *plugins;
 	size_t n_plugins;
 	char **files;               /* every file read, in order */

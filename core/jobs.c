@@ -25,6 +25,7 @@
 
 #include "config_node.h"
 #include "errors.h"
+#include "gc.h"
 #include "log.h"
 #include "metrics.h"
 #include "utf8.h"
@@ -801,6 +802,24 @@ static int apply_config(job_entry *v, size_t n, const server_config *cfg, berth_
 	return 0;
 }
 
+/*
+ * The core's own jobs run through the same registry as plugins' (same
+ * schedules, overrides, admin endpoint, metrics), owned by an instance
+ * named "core" that no plugin can be.
+ */
+static char core_name[] = "core";
+static char core_decl[] = "(built in)";
+static struct berth_instance core_instance = {.name = core_name, .decl_file = core_decl};
+static gc_options core_gc_options;
+static const berth_job core_gc_job = {
+	.size = sizeof(berth_job),
+	.name = "gc",
+	.description = "free blobs no manifest references, dangling layer links and "
+		       "abandoned uploads (online; docs/garbage-collection.md)",
+	.schedule = "daily 03:00",
+	.run = gc_job_run,
+};
+
 int jobs_init(plugin_set *plugins, const server_config *cfg, berth_error *err)
 {
 	job_entry *v = NULL;
@@ -817,11 +836,20 @@ int jobs_init(plugin_set *plugins, const server_config *cfg, berth_error *err)
 	rc = count_jobs(plugins, &total, err);
 	if (rc != 0)
 		goto out;
-	v = calloc(total ? total : 1, sizeof(*v));
+	total++;
+	v = calloc(total, sizeof(*v));
 	if (!v) {
 		rc = error_set(err, BERTH_E_NOMEM, "out of memory");
 		goto out;
 	}
+	gc_options_from_config(cfg, &core_gc_options);
+	gc_metrics_register();
+	core_instance.state = &core_gc_options;
+	core_instance.created = core_instance.started = 1;
+	rc = collect_job(&core_instance, &core_gc_job, &v[n], v, n, err);
+	if (rc != 0)
+		goto out;
+	n++;
 	for (size_t i = 0; plugins && i < plugins->n; i++) {
 		plugin_instance *in = &plugins->v[i];
 		for (size_t k = 0; in->desc.jobs && in->desc.jobs[k]; k++) {

@@ -18,6 +18,7 @@ static const char usage[] =
 	"  plugin check    load one plugin file, print its descriptor, validate a config\n"
 	"  job run NAME    run a plugin's job now (--dry-run to change nothing)\n"
 	"  job list        list the jobs plugins provide\n"
+	"  gc              free unreferenced blobs (--dry-run to list them)\n"
 	"  version         print the version\n"
 	"  passwd          add or change users of the auth-token plugin (berth-passwd)\n"
 	"\n"
@@ -48,6 +49,8 @@ int main(int argc, char **argv)
 		return cmd_plugin(argc - 1, argv + 1);
 	if (strcmp(cmd, "job") == 0)
 		return cmd_job(argc - 1, argv + 1);
+	if (strcmp(cmd, "gc") == 0)
+		return cmd_gc(argc - 1, argv + 1);
 	rc = cmd_external(argv + 1);
 	if (rc >= 0)
 		return rc;

@@ -14,6 +14,7 @@
 
 #include "errors.h"
 #include "events.h"
+#include "gc_barrier.h"
 #include "hooks.h"
 #include "layout.h"
 #include "locks.h"
@@ -365,7 +366,17 @@ static void put_end(http_request *req)
 				    err.message);
 		return;
 	}
+	/* Protect what the manifest names before checking it exists, and store
+	 * the manifest before an online collection can mark again
+	 * (gc_barrier.h): a push that gets its 201 never loses a blob. */
+	gc_guard_enter();
+	gc_protect(&d);
+	for (size_t i = 0; i < m->n_blobs; i++)
+		gc_protect(&m->blobs[i].digest);
+	for (size_t i = 0; i < m->n_children; i++)
+		gc_protect(&m->children[i].digest);
 	if (check_references(req, m) < 0) {
+		gc_guard_leave();
 		http_respond_failure(req, NULL);
 		goto out;
 	}
@@ -373,6 +384,7 @@ static void put_end(http_request *req)
 	repo_lock(req->rt.name);
 	rc = store_manifest(req, mu, &d, m, &err);
 	repo_unlock(req->rt.name);
+	gc_guard_leave();
 	if (rc != 0) {
 		http_respond_status(req, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
 				    err.message);

@@ -20,6 +20,7 @@
 
 #include "errors.h"
 #include "events.h"
+#include "gc_barrier.h"
 #include "metrics.h"
 #include "layout.h"
 #include "log.h"
@@ -313,17 +314,20 @@ static void op_finish(http_request *req)
 		goto out;
 	}
 
+	/* The blob may exist already, as garbage an online collection is about
+	 * to sweep: protect it before looking, and link it before the
+	 * collection can look again (gc_barrier.h). */
+	gc_guard_enter();
+	gc_protect(&op->expected);
 	layout_blob_data(blob_key, &op->expected);
-	if (!storage_exists(blob_key)) {
+	rc = 0;
+	if (!storage_exists(blob_key))
 		rc = storage_move(data_key, blob_key, &err);
-		if (rc != 0) {
-			http_respond_status(req, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
-					    err.message);
-			goto out;
-		}
+	if (rc == 0) {
+		layout_layer_link(link_key, req->rt.name, &op->expected);
+		rc = storage_write_link(link_key, &op->expected, &err);
 	}
-	layout_layer_link(link_key, req->rt.name, &op->expected);
-	rc = storage_write_link(link_key, &op->expected, &err);
+	gc_guard_leave();
 	if (rc != 0) {
 		http_respond_status(req, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
 				    err.message);
@@ -564,11 +568,16 @@ static int try_mount(http_request *req)
 		if (layout_layer_link(key, from, &d) != 0 || !storage_exists(key))
 			return 0;
 	}
+	gc_guard_enter();
+	gc_protect(&d);
 	layout_blob_data(key, &d);
-	if (!storage_exists(key))
+	if (!storage_exists(key)) {
+		gc_guard_leave();
 		return 0;
+	}
 	layout_layer_link(key, req->rt.name, &d);
 	rc = storage_write_link(key, &d, &err);
+	gc_guard_leave();
 	if (rc != 0) {
 		http_respond_status(req, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
 				    err.message);

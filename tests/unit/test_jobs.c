@@ -346,20 +346,25 @@ static void test_init(void)
 	job_info info;
 
 	CHECK_INT(jobs_init(&set, NULL, &err), 0);
-	CHECK_INT(jobs_count(), 7);
+	/* The core's own garbage collection comes first, then the plugins'. */
+	CHECK_INT(jobs_count(), 8);
 	CHECK_INT(jobs_info(0, &info), 0);
+	CHECK_STR(info.name, "gc");
+	CHECK_STR(info.instance, "core");
+	CHECK_STR(info.schedule, "daily 03:00");
+	CHECK_INT(jobs_info(1, &info), 0);
 	CHECK_STR(info.name, "report");
 	CHECK_STR(info.instance, "maint");
 	CHECK_STR(info.description, "Print a report");
 	CHECK_STR(info.schedule, "");
 	CHECK_INT(info.last_run_ms, 0);
 	CHECK_INT(info.next_run_ms, 0);
-	CHECK_INT(jobs_info(6, &info), 0);
+	CHECK_INT(jobs_info(7, &info), 0);
 	CHECK_STR(info.name, "tick");
 	CHECK_STR(info.instance, "other");
 	CHECK_STR(info.schedule, "every 1s");
 	CHECK_STR(info.description, "");
-	CHECK_INT(jobs_info(7, &info), BERTH_E_NOT_FOUND);
+	CHECK_INT(jobs_info(8, &info), BERTH_E_NOT_FOUND);
 	CHECK(info_for("fail", &info) != NULL);
 	CHECK_STR(info.schedule, "daily 03:30");
 }
@@ -778,8 +783,11 @@ static void test_json(void)
 
 	doc = jobs_list_json();
 	jobs = json_object_get(doc, "jobs");
-	CHECK_INT(json_array_size(jobs), 7);
+	CHECK_INT(json_array_size(jobs), 8);
 	e = json_array_get(jobs, 0);
+	CHECK_STR(json_string_value(json_object_get(e, "name")), "gc");
+	CHECK(json_is_null(json_object_get(e, "last_run_ms")));
+	e = json_array_get(jobs, 1);
 	CHECK_STR(json_string_value(json_object_get(e, "name")), "report");
 	CHECK_STR(json_string_value(json_object_get(e, "instance")), "maint");
 	CHECK_STR(json_string_value(json_object_get(e, "description")), "Print a report");
@@ -788,12 +796,12 @@ static void test_json(void)
 	CHECK_STR(json_string_value(json_object_get(e, "last_result")), "ok");
 	CHECK(json_is_null(json_object_get(e, "last_error")));
 	CHECK(json_is_false(json_object_get(e, "running")));
-	e = json_array_get(jobs, 1);
+	e = json_array_get(jobs, 2);
 	CHECK_STR(json_string_value(json_object_get(e, "schedule")), "daily 03:30");
 	CHECK(json_is_null(json_object_get(e, "description")));
 	CHECK_STR(json_string_value(json_object_get(e, "last_result")), "failed");
 	CHECK_STR(json_string_value(json_object_get(e, "last_error")), "storage unreachable");
-	e = json_array_get(jobs, 6);
+	e = json_array_get(jobs, 7);
 	CHECK_STR(json_string_value(json_object_get(e, "name")), "tick");
 	json_decref(doc);
 }
