@@ -14,6 +14,7 @@
 #include "jobs.h"
 #include "log.h"
 #include "metrics.h"
+#include "plugin_config.h"
 #include "plugin_data.h"
 #include "plugin_loader.h"
 #include "registry_access.h"
@@ -218,4 +219,8 @@ const berth_host host_services = {
 	.allowed = host_allowed,
 	.list_manifests = access_list_manifests,
 	.manifest_times = access_manifest_times,
+	.config_list_child = plugin_config_list_child,
+	.config_key_count = plugin_config_key_count,
+	.config_key_at = plugin_config_key_at,
+	.config_where = plugin_config_where,
 };

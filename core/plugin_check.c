@@ -29,8 +29,8 @@ static const char check_usage[] =
 static const char *type_name(int t)
 {
 	static const char *const names[] = {"end", "string", "int", "bool", "size", "duration",
-					    "list", "map"};
-	return t >= 0 && t <= BERTH_CONFIG_MAP ? names[t] : "?";
+					    "list", "map", "list of maps"};
+	return t >= 0 && t <= BERTH_CONFIG_MAP_LIST ? names[t] : "?";
 }
 
 static int read_config(const char *path, cfg_node **out, berth_error *err)

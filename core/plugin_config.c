@@ -48,6 +48,8 @@ static const char *type_noun(int type)
 		return "a list";
 	case BERTH_CONFIG_MAP:
 		return "a map";
+	case BERTH_CONFIG_MAP_LIST:
+		return "a list of maps";
 	}
 	return "a known type";
 }
@@ -97,6 +99,16 @@ static int list_of_scalars(const cfg_node *n)
 	return 1;
 }
 
+static int map_list(const cfg_node *n)
+{
+	if (n->type != CFG_SEQ)
+		return 0;
+	for (size_t i = 0; i < n->n_items; i++)
+		if (n->items[i]->type != CFG_MAP)
+			return 0;
+	return 1;
+}
+
 static int check_value(const cfg_pair *p, const berth_config_key *k,
 		       const char *instance, berth_error *err)
 {
@@ -116,6 +128,21 @@ static int check_value(const cfg_pair *p, const berth_config_key *k,
 		if (v->type == CFG_MAP)
 			return 0;
 		return cfg_node_error(err, v, "plugin '%s': invalid '%s': expected a map, found %s",
+				      instance, cfg_show(key, p->key), cfg_type_name(v));
+	case BERTH_CONFIG_MAP_LIST:
+		if (v->type == CFG_SEQ) {
+			for (size_t i = 0; i < v->n_items; i++)
+				if (v->items[i]->type != CFG_MAP)
+					return cfg_node_error(
+						err, v->items[i],
+						"plugin '%s': invalid '%s' item %zu: expected a map, "
+						"found %s",
+						instance, cfg_show(key, p->key), i + 1,
+						cfg_type_name(v->items[i]));
+			return 0;
+		}
+		return cfg_node_error(err, v,
+				      "plugin '%s': invalid '%s': expected a list of maps, found %s",
 				      instance, cfg_show(key, p->key), cfg_type_name(v));
 	default:
 		break;
@@ -145,18 +172,20 @@ static int check_schema(const cfg_node *config, const berth_config_key *schema,
 		if (!k->key)
 			return cfg_node_error(err, config, "plugin '%s': schema has a key without a name",
 					      instance);
-		if (k->type < BERTH_CONFIG_STRING || k->type > BERTH_CONFIG_MAP)
+		if (k->type < BERTH_CONFIG_STRING || k->type > BERTH_CONFIG_MAP_LIST)
 			return cfg_node_error(err, config, "plugin '%s': schema key '%s' has unknown type %d",
 					      instance, cfg_show(key, k->key), k->type);
 		if (!k->default_value)
 			continue;
-		if (k->type == BERTH_CONFIG_LIST || k->type == BERTH_CONFIG_MAP) {
+		if (k->type == BERTH_CONFIG_LIST || k->type == BERTH_CONFIG_MAP ||
+		    k->type == BERTH_CONFIG_MAP_LIST) {
 			parsed = NULL;
 			if (cfg_parse(DEFAULT_FILE, k->default_value, strlen(k->default_value),
 				      0, &parsed, &ignored) == 0 &&
 			    (is_null(parsed) ||
-			     (k->type == BERTH_CONFIG_MAP ? parsed->type == CFG_MAP
-							  : list_of_scalars(parsed)))) {
+			     (k->type == BERTH_CONFIG_MAP	   ? parsed->type == CFG_MAP
+			      : k->type == BERTH_CONFIG_MAP_LIST ? map_list(parsed)
+								  : list_of_scalars(parsed)))) {
 				cfg_node_free(parsed);
 				continue;
 			}
@@ -262,7 +291,8 @@ static const cfg_node *defaults_map(const berth_config *cfg)
 		cfg_node *v = NULL;
 
 		if (!k->key || !k->default_value ||
-		    (k->type != BERTH_CONFIG_LIST && k->type != BERTH_CONFIG_MAP))
+		    (k->type != BERTH_CONFIG_LIST && k->type != BERTH_CONFIG_MAP &&
+		     k->type != BERTH_CONFIG_MAP_LIST))
 			continue;
 		if (cfg_parse(DEFAULT_FILE, k->default_value, strlen(k->default_value),
 			      0, &v, NULL) < 0 || !v)
@@ -298,7 +328,8 @@ static const char *scalar_text(const berth_config *cfg, const char *key,
 	*k = cfg ? schema_find(cfg->schema, key) : NULL;
 	if (v)
 		return v->type == CFG_SCALAR ? v->scalar : NULL;
-	if (*k && (*k)->type != BERTH_CONFIG_LIST && (*k)->type != BERTH_CONFIG_MAP)
+	if (*k && (*k)->type != BERTH_CONFIG_LIST && (*k)->type != BERTH_CONFIG_MAP &&
+	    (*k)->type != BERTH_CONFIG_MAP_LIST)
 		return (*k)->default_value;
 	return NULL;
 }
@@ -361,9 +392,9 @@ const char *plugin_config_list_string(const berth_config *cfg, const char *key,
 	return v->type == CFG_SCALAR && !v->is_null ? v->scalar : NULL;
 }
 
-const berth_config *plugin_config_child(const berth_config *cfg, const char *key)
+/* The handle of a map node, made once and kept on the node. */
+static const berth_config *map_handle(const cfg_node *v)
 {
-	const cfg_node *v = value_or_default(cfg, key);
 	cfg_node *node = (cfg_node *)v;
 	berth_config *mine;
 	void *h, *expected = NULL;
@@ -384,6 +415,57 @@ const berth_config *plugin_config_child(const berth_config *cfg, const char *key
 		return expected;
 	}
 	return mine;
+}
+
+const berth_config *plugin_config_child(const berth_config *cfg, const char *key)
+{
+	return map_handle(value_or_default(cfg, key));
+}
+
+const berth_config *plugin_config_list_child(const berth_config *cfg, const char *key,
+					     size_t index)
+{
+	const cfg_node *v = value_or_default(cfg, key);
+
+	if (!v || v->type != CFG_SEQ || index >= v->n_items)
+		return NULL;
+	return map_handle(v->items[index]);
+}
+
+size_t plugin_config_key_count(const berth_config *cfg)
+{
+	return cfg && cfg->node && cfg->node->type == CFG_MAP ? cfg->node->n_pairs : 0;
+}
+
+const char *plugin_config_key_at(const berth_config *cfg, size_t index)
+{
+	if (index >= plugin_config_key_count(cfg))
+		return NULL;
+	return cfg->node->pairs[index].key;
+}
+
+const char *plugin_config_where(const berth_config *cfg, const char *key, char *buf,
+				size_t cap)
+{
+	const cfg_node *n = cfg ? cfg->node : NULL;
+
+	if (!buf || cap == 0)
+		return "";
+	buf[0] = '\0';
+	if (!n)
+		return buf;
+	if (key && n->type == CFG_MAP) {
+		for (size_t i = 0; i < n->n_pairs; i++) {
+			const cfg_pair *p = &n->pairs[i];
+			if (strcmp(p->key, key) == 0) {
+				snprintf(buf, cap, "%s:%d:%d", p->file ? p->file : "?", p->line,
+					 p->column);
+				return buf;
+			}
+		}
+	}
+	snprintf(buf, cap, "%s:%d:%d", n->file ? n->file : "?", n->line, n->column);
+	return buf;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -524,7 +606,8 @@ void plugin_config_print(FILE *out, const berth_config *cfg, int indent)
 		fputs(": ", out);
 		if (k->flags & BERTH_CONFIG_SECRET)
 			fputs(MASK, out);
-		else if (k->type == BERTH_CONFIG_LIST || k->type == BERTH_CONFIG_MAP)
+		else if (k->type == BERTH_CONFIG_LIST || k->type == BERTH_CONFIG_MAP ||
+			 k->type == BERTH_CONFIG_MAP_LIST)
 			print_raw(out, k->default_value);
 		else
 			print_text(out, k->default_value);

@@ -49,6 +49,12 @@ size_t plugin_config_list_count(const berth_config *cfg, const char *key);
 const char *plugin_config_list_string(const berth_config *cfg, const char *key,
 				      size_t index);
 const berth_config *plugin_config_child(const berth_config *cfg, const char *key);
+const berth_config *plugin_config_list_child(const berth_config *cfg, const char *key,
+					     size_t index);
+size_t plugin_config_key_count(const berth_config *cfg);
+const char *plugin_config_key_at(const berth_config *cfg, size_t index);
+const char *plugin_config_where(const berth_config *cfg, const char *key, char *buf,
+				size_t cap);
 
 /*
  * Print a plugin config as YAML-ish lines indented by `indent` spaces, with

@@ -85,7 +85,8 @@ enum berth_config_type {
 	BERTH_CONFIG_SIZE,         /* bytes; suffixes k, M, G, T (also KiB, MiB ...), 1024-based */
 	BERTH_CONFIG_DURATION,     /* milliseconds; ms, s, m, h, d; a plain number is seconds */
 	BERTH_CONFIG_LIST,         /* sequence of scalars */
-	BERTH_CONFIG_MAP           /* nested map, read with config_child */
+	BERTH_CONFIG_MAP,          /* nested map, read with config_child */
+	BERTH_CONFIG_MAP_LIST      /* sequence of maps, read with config_list_child */
 };
 
 enum berth_config_flags {
@@ -702,6 +703,23 @@ typedef struct berth_host {
 	 */
 	int (*manifest_times)(const char *repository, const char *reference,
 			      int64_t *pushed_ms, int64_t *pulled_ms, berth_error *err);
+
+	/*
+	 * Structured config: policies, rules, endpoints. config_list_child():
+	 * the handle of item `index` of a BERTH_CONFIG_MAP_LIST key (NULL past
+	 * the end or when the item is not a map). Nested maps have no schema:
+	 * config_key_count() and config_key_at() enumerate a handle's keys in
+	 * document order, so a plugin can refuse the ones it does not know.
+	 * config_where() writes "FILE:LINE:COLUMN" of `key` in the handle (or of
+	 * the handle itself when key is NULL) into buf, for error messages that
+	 * point at the YAML, and returns buf ("" when unknown).
+	 */
+	const berth_config *(*config_list_child)(const berth_config *cfg, const char *key,
+						 size_t index);
+	size_t (*config_key_count)(const berth_config *cfg);
+	const char *(*config_key_at)(const berth_config *cfg, size_t index);
+	const char *(*config_where)(const berth_config *cfg, const char *key, char *buf,
+				    size_t cap);
 } berth_host;
 
 #define BERTH_HOST_HAS(host, member) \

@@ -13,6 +13,7 @@ tests/plugins/host-services.c through the real loader:
 """
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -37,7 +38,9 @@ def main(checks):
         "plugin_path": [PLUGIN_DIR, TEST_PLUGIN_DIR],
         "plugins": [
             {"use": "storage-fs", "config": {"root": os.path.join(tmp, "root")}},
-            {"use": "host-services"},
+            {"use": "host-services",
+             "config": {"rules": [{"repositories": "team/*", "keep": 3},
+                                  {"repositories": "ci/**", "nested": {"a": 1}}]}},
             {"use": "hello-notify", "config": {"path": events}},
         ],
     }
@@ -184,6 +187,30 @@ def main(checks):
             expect_true(not os.path.exists(path), "a deleted manifest's pull time goes with it")
         checks.check("list_manifests and manifest_times (push and pull times, kept over a restart)",
                      manifests_and_times)
+
+        def structured_config():
+            lines = expect(s.get(base + "/config"), 200).body.decode().splitlines()
+            got = [l.rsplit(" ", 1) for l in lines]
+            expect_eq([g[0] for g in got], ["0 repositories=team/*", "0 keep=3",
+                                            "1 repositories=ci/**", "1 nested=(not a value)"],
+                      "rules read through config_list_child/config_key_at")
+            for _, where in got:
+                expect_true(re.match(r".*berth\.yaml:\d+:\d+$", where), "config_where: %s" % where)
+            expect_true(got[0][1] != got[1][1], "each key has its own position")
+            for bad, msg in [("[1, 2]", "expected a map, found a value"),
+                             ("{a: 1}", "expected a list of maps, found a map")]:
+                cfg = os.path.join(tmp, "bad-rules.yaml")
+                with open(cfg, "w") as f:
+                    f.write("listen: 127.0.0.1:1\nplugin_path: [%s, %s]\nplugins:\n"
+                            "  - use: storage-fs\n    config: {root: %s}\n"
+                            "  - use: host-services\n    config:\n      rules: %s\n"
+                            % (PLUGIN_DIR, TEST_PLUGIN_DIR, s.root, bad))
+                p = subprocess.run([BERTH_BIN, "config", "check", "-c", cfg], capture_output=True,
+                                   text=True, timeout=60)
+                expect_true(p.returncode != 0 and msg in p.stderr and "bad-rules.yaml:" in p.stderr,
+                            "rules: %s refused: %s" % (bad, p.stderr.strip()))
+        checks.check("BERTH_CONFIG_MAP_LIST: lists of maps, their keys and where they were written",
+                     structured_config)
 
         def reopen():
             expect_eq(expect(s.get(base + "/reopens"), 200).body, b"0", "no reopen yet")

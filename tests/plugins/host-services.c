@@ -26,6 +26,7 @@
 typedef struct hs {
 	const berth_host *host;
 	const berth_instance *self;
+	const berth_config *config;
 	atomic_int reopens;
 } hs;
 
@@ -69,13 +70,13 @@ static int hs_create(const berth_host *host, const berth_instance *self,
 {
 	hs *h = calloc(1, sizeof(*h));
 
-	(void)config;
 	if (!h) {
 		err->code = BERTH_E_NOMEM;
 		return BERTH_E_NOMEM;
 	}
 	h->host = host;
 	h->self = self;
+	h->config = config;
 	*state = h;
 	return 0;
 }
@@ -156,6 +157,21 @@ static int hs_handle(void *state, berth_request *req, berth_error *err)
 					 (long long)pulled);
 			rc = reply(h, req, 200, small, (size_t)n);
 		}
+	} else if (strcmp(path, "/config") == 0) {
+		/* Every rule as "i key=value FILE:LINE:COL", one per line. */
+		const berth_config *rule;
+		char where[256], line[768];
+		for (size_t i = 0; (rule = H->config_list_child(h->config, "rules", i)); i++) {
+			for (size_t k = 0; k < H->config_key_count(rule); k++) {
+				const char *key = H->config_key_at(rule, k);
+				const char *v = H->config_string(rule, key);
+				int n = snprintf(line, sizeof(line), "%zu %s=%s %s\n", i, key,
+						 v ? v : "(not a value)",
+						 H->config_where(rule, key, where, sizeof(where)));
+				collect(&b, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+			}
+		}
+		rc = reply(h, req, 200, b.data ? b.data : "", b.len);
 	} else if (strcmp(path, "/reopens") == 0) {
 		int n = snprintf(small, sizeof(small), "%d", atomic_load(&h->reopens));
 		rc = reply(h, req, 200, small, (size_t)n);
@@ -206,6 +222,11 @@ static const berth_auth_ops auth_ops = {
 	.authorize = hs_authorize,
 };
 
+static const berth_config_key schema[] = {
+	{.key = "rules", .type = BERTH_CONFIG_MAP_LIST, .help = "a list of maps, echoed back"},
+	{.type = BERTH_CONFIG_END},
+};
+
 static const berth_route route = {
 	.size = sizeof(berth_route),
 	.path = HS_ROUTE,
@@ -218,6 +239,7 @@ static const berth_plugin descriptor = {
 	BERTH_PLUGIN_HEADER,
 	.name = HS_NAME,
 	.version = "1",
+	.config_schema = schema,
 	.create = hs_create,
 	.destroy = hs_destroy,
 	.auth = &auth_ops,
