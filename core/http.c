@@ -246,6 +246,9 @@ static int respond_errors(http_request *req, int status, int n, const int *oci,
 	}
 	json_object_set_new(doc, "errors", errors);
 	req->error_code = n > 0 ? oci_error_name(oci[0]) : NULL;
+	if (n > 0)
+		snprintf(req->error_message, sizeof(req->error_message), "%s",
+			 messages[0][0] ? messages[0] : oci_error_description(oci[0]));
 	rc = http_respond_json(req, status, doc, "application/json; charset=utf-8", headers);
 	json_decref(doc);
 	return rc;
@@ -492,6 +495,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			.bytes_out = ok ? req->bytes_out : 0,
 			.duration_ms = (double)(now_us() - req->start_us) / 1000.0,
 			.error_code = req->error_code,
+			.error_message = req->error_code ? req->error_message : NULL,
 		};
 		hooks_request_after(req, &res);
 		if (srv->access_log) {

@@ -91,6 +91,7 @@ struct http_request {
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	const char *error_code;
+	char error_message[BERTH_ERROR_MESSAGE_MAX];  /* the first error's message */
 
 	/* a failure recorded during the body */
 	int failed;

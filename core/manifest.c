@@ -170,7 +170,10 @@ void manifest_get(http_request *req)
 			return;
 		}
 		if (gate != 0) {
+			json_t *reason = json_pack("{s:s}", "reason", err.message);
+			char *detail = reason ? json_dumps(reason, JSON_COMPACT) : NULL;
 			free(body);
+			json_decref(reason);
 			events_emit(&(event_fields){
 				.type = "pull.blocked",
 				.repository = req->rt.name,
@@ -180,7 +183,9 @@ void manifest_get(http_request *req)
 				.identity = req->identity.name[0] ? req->identity.name : NULL,
 				.client = req->client,
 				.source = "core",
+				.detail_json = detail,
 			});
+			free(detail);
 			http_respond_error(req, MHD_HTTP_FORBIDDEN, OCI_DENIED, "%s", err.message);
 			return;
 		}

@@ -585,6 +585,10 @@ static int try_mount(http_request *req)
 	}
 	digest_format(&d, ds);
 	log_debug("blob %s mounted into '%s' from '%s'", ds, req->rt.name, from ? from : "*");
+	/* Repository names need no JSON escaping. */
+	char detail[REPO_NAME_MAX + 16];
+	if (from)
+		snprintf(detail, sizeof(detail), "{\"from\":\"%s\"}", from);
 	events_emit(&(event_fields){
 		.type = "mount",
 		.repository = req->rt.name,
@@ -592,7 +596,7 @@ static int try_mount(http_request *req)
 		.identity = req->identity.name[0] ? req->identity.name : NULL,
 		.client = req->client,
 		.source = "core",
-		.detail_json = NULL,
+		.detail_json = from ? detail : NULL,
 	});
 	snprintf(loc, sizeof(loc), "/v2/%s/blobs/%s", req->rt.name, ds);
 	http_respond(req, MHD_HTTP_CREATED, NULL, "", 0,

@@ -245,6 +245,7 @@ typedef struct berth_request_result {
 	uint64_t bytes_out;
 	double duration_ms;
 	const char *error_code;    /* OCI code of a failed request, or NULL */
+	const char *error_message; /* the message sent with it, or NULL */
 } berth_request_result;
 
 /*

@@ -212,6 +212,23 @@ def main(checks):
         checks.check("BERTH_CONFIG_MAP_LIST: lists of maps, their keys and where they were written",
                      structured_config)
 
+        def mount_event_names_source():
+            _, d = s.push_image("public/src", tag="v1")
+            layer = json.loads(expect(s.get("/v2/public/src/manifests/v1",
+                                            headers={"Accept": "application/vnd.oci.image.manifest.v1+json"}),
+                                      200).body)["layers"][0]["digest"]
+            expect(s.request("POST", "/v2/public/dst/blobs/uploads/?mount=%s&from=public/src" % layer), 201)
+            deadline = time.monotonic() + 10
+            seen = []
+            while time.monotonic() < deadline and not seen:
+                with open(events) as f:
+                    seen = [json.loads(l) for l in f if '"mount"' in l]
+                time.sleep(0.1)
+            expect_eq(len(seen), 1, "one mount event")
+            expect_eq(seen[0]["detail"], {"from": "public/src"}, "the mount event names its source")
+            expect_eq(seen[0]["digest"], layer, "mounted digest")
+        checks.check("a mount event names the repository it came from", mount_event_names_source)
+
         def reopen():
             expect_eq(expect(s.get(base + "/reopens"), 200).body, b"0", "no reopen yet")
             s.proc.send_signal(signal.SIGHUP)
