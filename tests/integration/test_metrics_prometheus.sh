@@ -271,6 +271,10 @@ assert_eq "$(http HEAD "$BERTH_URL/v2/team/app/manifests/v1" -H "Accept: $oci_ma
 	"HEAD team/app:v1"
 assert_eq "$(http GET "$BERTH_URL/v2/team/app/manifests/nosuchtag")" 404 "GET an unknown manifest"
 
+# A garbage collection (nothing to free within the grace period): its
+# families must be there, its run counted.
+assert_eq "$(http POST "$BERTH_URL/berth/v1/jobs/gc")" 200 "POST /berth/v1/jobs/gc"
+
 # The access line is written when a response is done: wait for the last one.
 deadline=$((SECONDS + 10))
 while [ "$(log_count ' access method=GET path=/v2/team/app/manifests/nosuchtag status=404 ')" = 0 ]; do
@@ -360,6 +364,13 @@ process_cpu_seconds_total counter
 process_open_fds gauge
 process_max_fds gauge
 process_start_time_seconds gauge
+berth_jobs_runs_total counter
+berth_gc_runs_total counter
+berth_gc_blobs_deleted_total counter
+berth_gc_bytes_freed_total counter
+berth_gc_layer_links_deleted_total counter
+berth_gc_uploads_purged_total counter
+berth_gc_last_success_timestamp_seconds gauge
 EOF
 ok "every family of the contract has # HELP and # TYPE with its type"
 
@@ -437,6 +448,12 @@ assert_num "$(prom_value 'berth_storage_objects{job="berth"}')" ">=" "$n_blobs" 
 assert_num "$(prom_value 'berth_storage_available_bytes{job="berth"}')" ">" 0 "berth_storage_available_bytes > 0"
 assert_num "$(prom_value 'berth_storage_total_bytes{job="berth"}')" ">=" \
 	"$(prom_value 'berth_storage_available_bytes{job="berth"}')" "berth_storage_total_bytes >= available"
+
+assert_eq "$(prom_value 'berth_gc_runs_total{job="berth",result="ok"}')" 1 "berth_gc_runs_total{result=\"ok\"} == 1"
+assert_eq "$(prom_value 'berth_gc_blobs_deleted_total{job="berth"}')" 0 \
+	"berth_gc_blobs_deleted_total == 0 (everything is within the grace period)"
+assert_num "$(prom_value 'berth_gc_last_success_timestamp_seconds{job="berth"}')" ">=" \
+	"$(stat -c %Y "$BERTH_CONFIG")" "berth_gc_last_success_timestamp_seconds is this run's"
 
 assert_eq "$(prom_value 'berth_build_info{job="berth"}')" 1 "berth_build_info == 1"
 assert_eq "$(prom_label 'berth_build_info{job="berth"}' version)" "$berth_version" \
