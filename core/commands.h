@@ -11,6 +11,7 @@ int cmd_plugins(int argc, char **argv);
 int cmd_plugin(int argc, char **argv);
 int cmd_job(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
 /*
  * `berth NAME ARGS...`: exec berth-NAME from the berth binary's folder or
  * PATH with argv (argv[0] is NAME). Returns only on failure: -1 when there

@@ -19,6 +19,7 @@ static const char usage[] =
 	"  job run NAME    run a plugin's job now (--dry-run to change nothing)\n"
 	"  job list        list the jobs plugins provide\n"
 	"  gc              free unreferenced blobs (--dry-run to list them)\n"
+	"  fsck            check the storage; --repair removes what is broken\n"
 	"  version         print the version\n"
 	"  passwd          add or change users of the auth-token plugin (berth-passwd)\n"
 	"\n"
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
 		return cmd_job(argc - 1, argv + 1);
 	if (strcmp(cmd, "gc") == 0)
 		return cmd_gc(argc - 1, argv + 1);
+	if (strcmp(cmd, "fsck") == 0)
+		return cmd_fsck(argc - 1, argv + 1);
 	rc = cmd_external(argv + 1);
 	if (rc >= 0)
 		return rc;

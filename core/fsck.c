@@ -1,0 +1,452 @@
+/*
+ * fsck.c - a consistency check of the Distribution layout.
+ *
+ * What is broken, and what --repair does about it:
+ *   a blob whose bytes do not hash to its name       removed (serving it would be worse)
+ *   a blob folder without data                       removed
+ *   a layer link naming a missing blob               removed
+ *   a layer or revision link whose text is not the digest of its folder
+ *                                                    rewritten when the blob exists, else removed
+ *   a manifest's blob the repository does not link   linked again (the blob exists)
+ *   a revision whose manifest is missing or unparsable
+ *                                                    removed, with the tags pointing at it
+ *   a tag pointing at a missing revision             removed
+ *   an upload folder without its data or start time  removed
+ *   a manifest whose config, layers or children are missing
+ *                                                    reported only: its own bytes are good,
+ *                                                    and pushing the missing blob again heals it
+ * Good data is never touched: a repair only removes objects the checks
+ * above found broken, one at a time, after reporting each.
+ */
+#include "fsck.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "digest.h"
+#include "errors.h"
+#include "layout.h"
+#include "manifest_validate.h"
+#include "name_list.h"
+#include "reference.h"
+#include "registry.h"
+#include "route.h"
+#include "storage.h"
+
+#define FSCK_MANIFEST_MAX (64u * 1024 * 1024)
+
+typedef struct fsck_state {
+	const fsck_options *o;
+	fsck_report *r;
+	fsck_print_fn print;
+	void *ctx;
+} fsck_state;
+
+static const int algs[] = {DIGEST_SHA256, DIGEST_SHA512};
+
+__attribute__((format(printf, 3, 4)))
+static void problem(fsck_state *f, const char *key, const char *fmt, ...)
+{
+	char what[768], line[1536];
+	berth_error err = {0};
+	va_list ap;
+	int rc = -1;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	f->r->problems++;
+	if (f->o->repair && key) {
+		rc = storage_remove(key, &err);
+		if (rc == BERTH_E_NOT_FOUND)
+			rc = 0;
+		if (rc == 0)
+			f->r->repaired++;
+	}
+	snprintf(line, sizeof(line), "%s: %s%s%s", f->o->repair && key && rc == 0 ? "repaired" : "broken",
+		 what, rc != 0 && f->o->repair && key ? " (could not remove: " : "",
+		 rc != 0 && f->o->repair && key ? err.message : "");
+	if (rc != 0 && f->o->repair && key)
+		strncat(line, ")", sizeof(line) - strlen(line) - 1);
+	if (f->print)
+		f->print(f->ctx, line);
+}
+
+static int list_dirs(const char *key, name_list *out, berth_error *err)
+{
+	int rc = storage_list(key, name_list_collect_dirs, out, err);
+
+	if (rc == BERTH_E_NOT_FOUND) {
+		memset(err, 0, sizeof(*err));
+		return 0;
+	}
+	if (rc == 0 && out->failed)
+		return error_set(err, BERTH_E_NOMEM, "out of memory listing '%s'", key);
+	return rc;
+}
+
+static int digest_from(int alg, const char *hex, digest *d)
+{
+	char s[DIGEST_STRING_MAX];
+
+	if ((size_t)snprintf(s, sizeof(s), "%s:%s", digest_alg_name(alg), hex) >= sizeof(s))
+		return -1;
+	return digest_parse(s, d);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Blobs                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* 1 when the stored bytes hash to d, 0 when not, < 0 when unreadable. */
+static int blob_hashes_to(fsck_state *f, const char *key, const digest *d)
+{
+	berth_read_handle h = {.fd = -1};
+	berth_error err = {0};
+	digest_ctx *c = digest_ctx_new(d->alg);
+	digest got;
+	char *buf = malloc(256 * 1024);
+	uint64_t off = 0;
+	int rc;
+
+	if (!c || !buf) {
+		rc = BERTH_E_NOMEM;
+		goto out;
+	}
+	rc = storage_open_read(key, 0, &h, &err);
+	if (rc != 0)
+		goto out;
+	while (off < h.size) {
+		size_t want = h.size - off < 256 * 1024 ? (size_t)(h.size - off) : 256 * 1024;
+		ssize_t n = h.fd >= 0 ? pread(h.fd, buf, want, (off_t)off)
+				      : storage_read_at(h.stream, off, buf, want, &err);
+		if (n <= 0) {
+			rc = BERTH_E_IO;
+			goto out;
+		}
+		digest_ctx_update(c, buf, (size_t)n);
+		off += (uint64_t)n;
+	}
+	f->r->bytes_hashed += off;
+	rc = digest_ctx_final(c, &got) == 0 && digest_equal(&got, d) ? 1 : 0;
+out:
+	if (h.fd >= 0)
+		close(h.fd);
+	else if (h.stream)
+		storage_read_close(h.stream);
+	digest_ctx_free(c);
+	free(buf);
+	return rc;
+}
+
+static int check_blobs(fsck_state *f, berth_error *err)
+{
+	int rc = 0;
+
+	for (size_t a = 0; rc == 0 && a < 2; a++) {
+		layout_key top;
+		name_list shards = {0};
+		snprintf(top, sizeof(top), LAYOUT_ROOT "/blobs/%s", digest_alg_name(algs[a]));
+		rc = list_dirs(top, &shards, err);
+		for (size_t i = 0; rc == 0 && i < shards.n; i++) {
+			layout_key shard;
+			name_list blobs = {0};
+			snprintf(shard, sizeof(shard), LAYOUT_ROOT "/blobs/%s/%.2s",
+				 digest_alg_name(algs[a]), shards.v[i]);
+			rc = list_dirs(shard, &blobs, err);
+			for (size_t b = 0; rc == 0 && b < blobs.n; b++) {
+				layout_key dir, data;
+				berth_stat st = {0};
+				berth_error e2 = {0};
+				digest d;
+				int ok;
+
+				if (digest_from(algs[a], blobs.v[b], &d) != 0 ||
+				    strncmp(d.hex, shards.v[i], 2) != 0) {
+					problem(f, NULL, "%s/%.200s: not a blob folder (left alone)",
+						shard, blobs.v[b]);
+					continue;
+				}
+				layout_blob_dir(dir, &d);
+				f->r->blobs++;
+				layout_blob_data(data, &d);
+				if (storage_stat(data, &st, &e2) != 0) {
+					problem(f, dir, "blob %s:%s has no data", digest_alg_name(d.alg),
+						d.hex);
+					continue;
+				}
+				if (!f->o->verify_data)
+					continue;
+				ok = blob_hashes_to(f, data, &d);
+				if (ok == 0)
+					problem(f, dir, "blob %s:%s: its %" PRIu64
+						" bytes hash to something else",
+						digest_alg_name(d.alg), d.hex, st.size);
+				else if (ok < 0)
+					problem(f, NULL, "blob %s:%s cannot be read", digest_alg_name(d.alg),
+						d.hex);
+			}
+			name_list_free(&blobs);
+		}
+		name_list_free(&shards);
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Repositories                                                             */
+/* ------------------------------------------------------------------------ */
+
+static int blob_exists(const digest *d)
+{
+	layout_key key;
+
+	layout_blob_data(key, d);
+	return storage_exists(key);
+}
+
+/* A problem whose repair is writing the right link (the blob is there). */
+__attribute__((format(printf, 4, 5)))
+static void relink(fsck_state *f, const char *link_key, const digest *d, const char *fmt, ...)
+{
+	char what[768], line[1536];
+	berth_error err = {0};
+	va_list ap;
+	int rc = -1;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	f->r->problems++;
+	if (f->o->repair) {
+		rc = storage_write_link(link_key, d, &err);
+		if (rc == 0)
+			f->r->repaired++;
+	}
+	if (!f->o->repair)
+		snprintf(line, sizeof(line), "broken: %s", what);
+	else if (rc == 0)
+		snprintf(line, sizeof(line), "repaired: %s (link written)", what);
+	else
+		snprintf(line, sizeof(line), "broken: %s (could not write the link: %s)", what,
+			 err.message);
+	if (f->print)
+		f->print(f->ctx, line);
+}
+
+/* A link file must hold its folder's digest and name an existing blob. */
+static int link_ok(fsck_state *f, const char *repo, const char *what, const char *link_key,
+		   const char *dir_key, const digest *want)
+{
+	berth_error err = {0};
+	digest got;
+	char ds[DIGEST_STRING_MAX];
+
+	f->r->links++;
+	digest_format(want, ds);
+	if (storage_read_link(link_key, &got, &err) != 0) {
+		problem(f, dir_key, "%s: %s %s: link unreadable (%s)", repo, what, ds, err.message);
+		return 0;
+	}
+	if (!digest_equal(&got, want)) {
+		if (blob_exists(want)) {
+			relink(f, link_key, want, "%s: %s %s: the link names another digest", repo,
+			       what, ds);
+			return 1;
+		}
+		problem(f, dir_key, "%s: %s %s: the link names another digest", repo, what, ds);
+		return 0;
+	}
+	if (!blob_exists(want)) {
+		problem(f, dir_key, "%s: %s %s: its blob is missing", repo, what, ds);
+		return 0;
+	}
+	return 1;
+}
+
+static void check_references(fsck_state *f, const char *repo, const digest *md,
+			     const manifest_info *m)
+{
+	char ds[DIGEST_STRING_MAX], rs[DIGEST_STRING_MAX];
+	layout_key key;
+
+	digest_format(md, ds);
+	for (size_t i = 0; i < m->n_blobs; i++) {
+		const manifest_ref *r = &m->blobs[i];
+		if (r->is_foreign)
+			continue;
+		digest_format(&r->digest, rs);
+		if (!blob_exists(&r->digest)) {
+			problem(f, NULL,
+				"%s: manifest %s references %s, which is missing (push it again)",
+				repo, ds, rs);
+			continue;
+		}
+		if (layout_layer_link(key, repo, &r->digest) == 0 && !storage_exists(key))
+			relink(f, key, &r->digest,
+			       "%s: manifest %s references %s, which the repository does not link",
+			       repo, ds, rs);
+	}
+	for (size_t i = 0; i < m->n_children; i++) {
+		if (layout_revision_link(key, repo, &m->children[i].digest) == 0 &&
+		    storage_exists(key))
+			continue;
+		digest_format(&m->children[i].digest, rs);
+		problem(f, NULL, "%s: index %s names manifest %s, which the repository lacks", repo,
+			ds, rs);
+	}
+}
+
+static int check_revisions(fsck_state *f, const char *repo, berth_error *err)
+{
+	int rc = 0;
+
+	for (size_t a = 0; rc == 0 && a < 2; a++) {
+		layout_key dir;
+		name_list revs = {0};
+		layout_revisions_alg_dir(dir, repo, algs[a]);
+		rc = list_dirs(dir, &revs, err);
+		for (size_t i = 0; rc == 0 && i < revs.n; i++) {
+			layout_key rdir, link, data;
+			char *body = NULL;
+			size_t len = 0;
+			manifest_info *m = NULL;
+			berth_error e2 = {0};
+			digest d;
+
+			if (digest_from(algs[a], revs.v[i], &d) != 0)
+				continue;
+			f->r->manifests++;
+			layout_revision_dir(rdir, repo, &d);
+			layout_revision_link(link, repo, &d);
+			if (!link_ok(f, repo, "manifest", link, rdir, &d))
+				continue;
+			layout_blob_data(data, &d);
+			if (storage_read_small(data, FSCK_MANIFEST_MAX, &body, &len, &e2) != 0 ||
+			    manifest_validate(NULL, body, len, &m, &e2) != 0) {
+				problem(f, rdir, "%s: manifest %s:%s does not parse (%s)", repo,
+					digest_alg_name(d.alg), d.hex, e2.message);
+			} else {
+				check_references(f, repo, &d, m);
+			}
+			manifest_info_free(m);
+			free(body);
+		}
+		name_list_free(&revs);
+	}
+	return rc;
+}
+
+static int check_layer_links(fsck_state *f, const char *repo, berth_error *err)
+{
+	int rc = 0;
+
+	for (size_t a = 0; rc == 0 && a < 2; a++) {
+		layout_key dir;
+		name_list links = {0};
+		snprintf(dir, sizeof(dir), LAYOUT_REPOSITORIES "/%s/_layers/%s", repo,
+			 digest_alg_name(algs[a]));
+		rc = list_dirs(dir, &links, err);
+		for (size_t i = 0; rc == 0 && i < links.n; i++) {
+			layout_key ldir, link;
+			digest d;
+			if (digest_from(algs[a], links.v[i], &d) != 0)
+				continue;
+			layout_layer_dir(ldir, repo, &d);
+			layout_layer_link(link, repo, &d);
+			link_ok(f, repo, "layer link", link, ldir, &d);
+		}
+		name_list_free(&links);
+	}
+	return rc;
+}
+
+static int check_tags(fsck_state *f, const char *repo, berth_error *err)
+{
+	layout_key dir;
+	name_list tags = {0};
+	int rc;
+
+	layout_tags_dir(dir, repo);
+	rc = list_dirs(dir, &tags, err);
+	for (size_t i = 0; rc == 0 && i < tags.n; i++) {
+		layout_key tdir, cur, rev;
+		berth_error e2 = {0};
+		digest d;
+		char ds[DIGEST_STRING_MAX];
+
+		if (!tag_valid(tags.v[i]))
+			continue;
+		f->r->tags++;
+		layout_tag_dir(tdir, repo, tags.v[i]);
+		layout_tag_current(cur, repo, tags.v[i]);
+		if (storage_read_link(cur, &d, &e2) != 0) {
+			problem(f, tdir, "%s: tag %s: current link unreadable (%s)", repo, tags.v[i],
+				e2.message);
+			continue;
+		}
+		digest_format(&d, ds);
+		layout_revision_link(rev, repo, &d);
+		if (!storage_exists(rev))
+			problem(f, tdir, "%s: tag %s points at %s, which the repository lacks", repo,
+				tags.v[i], ds);
+	}
+	name_list_free(&tags);
+	return rc;
+}
+
+static int check_uploads(fsck_state *f, const char *repo, berth_error *err)
+{
+	layout_key dir;
+	name_list ups = {0};
+	int rc;
+
+	snprintf(dir, sizeof(dir), LAYOUT_REPOSITORIES "/%s/_uploads", repo);
+	rc = list_dirs(dir, &ups, err);
+	for (size_t i = 0; rc == 0 && i < ups.n; i++) {
+		layout_key udir, data, started;
+		if (!upload_uuid_valid(ups.v[i])) {
+			problem(f, NULL, "%s: _uploads/%.200s is not an upload folder (left alone)",
+				repo, ups.v[i]);
+			continue;
+		}
+		layout_upload_dir(udir, repo, ups.v[i]);
+		layout_upload_data(data, repo, ups.v[i]);
+		layout_upload_startedat(started, repo, ups.v[i]);
+		if (!storage_exists(data) || !storage_exists(started))
+			problem(f, udir, "%s: upload %s lacks its %s", repo, ups.v[i],
+				storage_exists(data) ? "start time" : "data");
+	}
+	name_list_free(&ups);
+	return rc;
+}
+
+int fsck_run(const fsck_options *o, fsck_report *r, fsck_print_fn print, void *ctx,
+	     berth_error *err)
+{
+	fsck_state f = {.o = o, .r = r, .print = print, .ctx = ctx};
+	name_list repos = {0};
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	/* Blobs first: a repair there shows up as missing blobs below. */
+	rc = check_blobs(&f, err);
+	if (rc == 0)
+		rc = catalog_collect(&repos, err);
+	for (size_t i = 0; rc == 0 && i < repos.n; i++) {
+		r->repositories++;
+		rc = check_revisions(&f, repos.v[i], err);
+		if (rc == 0)
+			rc = check_tags(&f, repos.v[i], err);
+		if (rc == 0)
+			rc = check_layer_links(&f, repos.v[i], err);
+		if (rc == 0)
+			rc = check_uploads(&f, repos.v[i], err);
+	}
+	name_list_free(&repos);
+	return rc;
+}
