@@ -11,7 +11,10 @@
  *   a revision whose manifest is missing or unparsable
  *                                                    removed, with the tags pointing at it
  *   a tag pointing at a missing revision             removed
- *   an upload folder without its data or start time  removed
+ *   an upload folder without its data or start time  removed; not counted as a
+ *                                                    problem: a crash while an upload was
+ *                                                    being created leaves one, no client knows
+ *                                                    it, and garbage collection purges it
  *   a manifest whose config, layers or children are missing
  *                                                    reported only: its own bytes are good,
  *                                                    and pushing the missing blob again heals it
@@ -72,6 +75,26 @@ static void problem(fsck_state *f, const char *key, const char *fmt, ...)
 		 rc != 0 && f->o->repair && key ? err.message : "");
 	if (rc != 0 && f->o->repair && key)
 		strncat(line, ")", sizeof(line) - strlen(line) - 1);
+	if (f->print)
+		f->print(f->ctx, line);
+}
+
+/* Not damage, only leftovers: reported, removed by a repair, not counted. */
+__attribute__((format(printf, 3, 4)))
+static void note(fsck_state *f, const char *key, const char *fmt, ...)
+{
+	char what[768], line[1024];
+	berth_error err = {0};
+	va_list ap;
+	int removed = 0;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	f->r->notes++;
+	if (f->o->repair)
+		removed = storage_remove(key, &err) == 0 || err.code == BERTH_E_NOT_FOUND;
+	snprintf(line, sizeof(line), "note: %.900s%s", what, removed ? ", removed" : "");
 	if (f->print)
 		f->print(f->ctx, line);
 }
@@ -418,8 +441,8 @@ static int check_uploads(fsck_state *f, const char *repo, berth_error *err)
 		layout_upload_data(data, repo, ups.v[i]);
 		layout_upload_startedat(started, repo, ups.v[i]);
 		if (!storage_exists(data) || !storage_exists(started))
-			problem(f, udir, "%s: upload %s lacks its %s", repo, ups.v[i],
-				storage_exists(data) ? "start time" : "data");
+			note(f, udir, "%s: upload %s lacks its %s (abandoned while being created)",
+			     repo, ups.v[i], storage_exists(data) ? "start time" : "data");
 	}
 	name_list_free(&ups);
 	return rc;

@@ -18,6 +18,7 @@ typedef struct fsck_options {
 typedef struct fsck_report {
 	uint64_t blobs, bytes_hashed, repositories, manifests, tags, links;
 	uint64_t problems, repaired;
+	uint64_t notes;       /* leftovers that are not damage (abandoned uploads) */
 } fsck_report;
 
 typedef void (*fsck_print_fn)(void *ctx, const char *line);

@@ -80,9 +80,9 @@ int cmd_fsck(int argc, char **argv)
 	}
 	printf("checked %" PRIu64 " blobs (%" PRIu64 " bytes hashed), %" PRIu64
 	       " repositories, %" PRIu64 " manifests, %" PRIu64 " tags, %" PRIu64
-	       " links: %" PRIu64 " problems, %" PRIu64 " repaired\n",
+	       " links: %" PRIu64 " problems, %" PRIu64 " repaired, %" PRIu64 " notes\n",
 	       r.blobs, r.bytes_hashed, r.repositories, r.manifests, r.tags, r.links, r.problems,
-	       r.repaired);
+	       r.repaired, r.notes);
 	status = r.problems == 0 ? 0 : r.repaired == r.problems ? 1 : 4;
 out:
 	runtime_close(&rt);

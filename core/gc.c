@@ -273,11 +273,13 @@ static int purge_uploads(gc_run_state *g, const char *repo, berth_error *err)
 		berth_error e2 = {0};
 		if (layout_upload_startedat(started, repo, l.v[i]) != 0)
 			continue;
-		if (storage_stat(started, &st, &e2) != 0)
+		layout_upload_data(data, repo, l.v[i]);
+		/* A crash while an upload was being created may leave only one of
+		 * the two: its age is then the other's. */
+		if (storage_stat(started, &st, &e2) != 0 && storage_stat(data, &st, &e2) != 0)
 			continue;
 		if (st.mtime_ms > g->now_ms - (int64_t)g->o->upload_purge_age_ms)
 			continue;
-		layout_upload_data(data, repo, l.v[i]);
 		storage_stat(data, &ds, &e2);
 		layout_upload_dir(dir, repo, l.v[i]);
 		g->r->uploads_purged++;
