@@ -3,7 +3,8 @@
  *
  * What is broken, and what --repair does about it:
  *   a blob whose bytes do not hash to its name       removed (serving it would be worse)
- *   a blob folder without data                       removed
+ *   a blob folder without data                       removed; a leftover of a write that
+ *                                                    failed, not counted as a problem
  *   a layer link naming a missing blob               removed
  *   a layer or revision link whose text is not the digest of its folder
  *                                                    rewritten when the blob exists, else removed
@@ -198,8 +199,10 @@ static int check_blobs(fsck_state *f, berth_error *err)
 				f->r->blobs++;
 				layout_blob_data(data, &d);
 				if (storage_stat(data, &st, &e2) != 0) {
-					problem(f, dir, "blob %s:%s has no data", digest_alg_name(d.alg),
-						d.hex);
+					/* A write that failed (a full disk) or was cut
+					 * short leaves the folder; no client can see it. */
+					note(f, dir, "blob folder %s:%s has no data (a write that did not finish)",
+					     digest_alg_name(d.alg), d.hex);
 					continue;
 				}
 				if (!f->o->verify_data)

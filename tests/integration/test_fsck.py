@@ -115,7 +115,7 @@ def main(checks):
 
         expected = [
             ("a_layer", "hash to something else"),
-            ("ghost", "has no data"),
+            ("ghost", "has no data (a write that did not finish)"),
             ("missing", "its blob is missing"),
             ("b_layer", "names another digest"),
             (None, "team/c: manifest %s"),
