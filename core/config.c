@@ -40,7 +40,8 @@ static const char *const top_keys[] = {
 static const char *const tls_keys[] = { "cert", "key", "min_version", NULL };
 static const char *const limits_keys[] = {
 	"max_manifest_size", "max_connections", "threads", "connection_timeout",
-	"shutdown_timeout", "max_chunk_size", NULL
+	"shutdown_timeout", "max_chunk_size", "max_requests", "max_connections_per_client",
+	"max_uploads_per_client", "max_header_size", NULL
 };
 static const char *const logging_keys[] = { "level", "format", "access_log", NULL };
 static const char *const registry_keys[] = {
@@ -967,6 +968,10 @@ static int check_limits(const cfg_node *root, server_config *c, berth_error *err
 	c->connection_timeout_ms = 60 * 1000;
 	c->shutdown_timeout_ms = 30 * 1000;
 	c->max_chunk_size = 0;
+	c->max_requests = DEFAULT_MAX_REQUESTS;
+	c->max_connections_per_client = DEFAULT_MAX_CONNECTIONS_PER_CLIENT;
+	c->max_uploads_per_client = DEFAULT_MAX_UPLOADS_PER_CLIENT;
+	c->max_header_size = DEFAULT_MAX_HEADER_SIZE;
 	rc = get_section(root, "limits", &lim, err);
 	if (rc == 0 && lim) {
 		if ((rc = get_size(lim, "limits", "max_manifest_size", &c->max_manifest_size, err)) < 0 ||
@@ -977,8 +982,21 @@ static int check_limits(const cfg_node *root, server_config *c, berth_error *err
 				       &c->connection_timeout_ms, err)) < 0 ||
 		    (rc = get_duration(lim, "limits", "shutdown_timeout",
 				       &c->shutdown_timeout_ms, err)) < 0 ||
-		    (rc = get_size(lim, "limits", "max_chunk_size", &c->max_chunk_size, err)) < 0)
+		    (rc = get_size(lim, "limits", "max_chunk_size", &c->max_chunk_size, err)) < 0 ||
+		    (rc = get_uint(lim, "limits", "max_requests", 0, MAX_CONNECTIONS_LIMIT,
+				   &c->max_requests, err)) < 0 ||
+		    (rc = get_uint(lim, "limits", "max_connections_per_client", 0,
+				   MAX_CONNECTIONS_LIMIT, &c->max_connections_per_client, err)) < 0 ||
+		    (rc = get_uint(lim, "limits", "max_uploads_per_client", 0, MAX_CONNECTIONS_LIMIT,
+				   &c->max_uploads_per_client, err)) < 0 ||
+		    (rc = get_size(lim, "limits", "max_header_size", &c->max_header_size, err)) < 0)
 			return rc;
+		if (c->max_header_size < 8 * 1024 || c->max_header_size > 16 * 1024 * 1024) {
+			const cfg_node *v = cfg_map_get(lim, "max_header_size");
+
+			return cfg_node_error(err, v, "invalid limits.max_header_size '%s': expected 8KiB to 16MiB",
+					      cfg_show(shown, v->scalar));
+		}
 		if (c->max_manifest_size == 0 || c->max_manifest_size > MAX_MANIFEST_SIZE_LIMIT) {
 			const cfg_node *v = cfg_map_get(lim, "max_manifest_size");
 

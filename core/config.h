@@ -31,6 +31,12 @@ typedef struct plugin_decl {
 #define GC_GRACE_DEFAULT (3600ull * 1000)
 #define GC_MARK_MEMORY_DEFAULT_BYTES (16u * 1024 * 1024)
 
+/* limits: defaults (docs/configuration.md). */
+#define DEFAULT_MAX_REQUESTS 512
+#define DEFAULT_MAX_CONNECTIONS_PER_CLIENT 128
+#define DEFAULT_MAX_UPLOADS_PER_CLIENT 32
+#define DEFAULT_MAX_HEADER_SIZE (256u * 1024)
+
 typedef struct server_config {
 	char *listen_host;      /* without brackets: "::1", "127.0.0.1", "registry.local" */
 	int listen_port;
@@ -45,6 +51,11 @@ typedef struct server_config {
 	unsigned max_connections;
 	unsigned threads;           /* never 0: `threads: 0` is resolved to the CPU count (min 2) */
 	uint64_t connection_timeout_ms, shutdown_timeout_ms, max_chunk_size, upload_purge_age_ms;
+	/* 0 means no limit for the three counts */
+	unsigned max_requests;                 /* requests in flight; past it 429 */
+	unsigned max_connections_per_client;   /* connections from one address */
+	unsigned max_uploads_per_client;       /* upload requests in flight from one address */
+	uint64_t max_header_size;              /* per-connection memory for the request head */
 	int log_level;              /* enum berth_log_level */
 	int log_json;
 	int access_log;

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client_limits.h"
 #include "errors.h"
 #include "hooks.h"
 #include "log.h"
@@ -23,6 +24,7 @@ struct http_server {
 	int access_log;
 	int port;
 	atomic_long in_flight;
+	unsigned max_requests;
 };
 
 static int64_t now_us(void)
@@ -86,6 +88,11 @@ static int queue(http_request *req, int status, struct MHD_Response *resp,
 		log_error("second response for %s %s refused", req->method_name, req->url);
 		MHD_destroy_response(resp);
 		return BERTH_E_INTERNAL;
+	}
+	/* The body is in (or refused): the client may start its next upload. */
+	if (req->upload_slot) {
+		req->upload_slot = 0;
+		client_uploads_leave(req->client);
 	}
 	if (req->before_response) {
 		void (*fn)(http_request *) = req->before_response;
@@ -407,9 +414,20 @@ static int announces_body(struct MHD_Connection *conn)
 	return cl && strcmp(cl, "0") != 0;
 }
 
-static void begin(http_request *req)
+static void begin(http_server *srv, http_request *req)
 {
 	req->begun = 1;
+	/* Past the cap a clear 429 costs less than taking the request on. */
+	long busy = atomic_load(&srv->in_flight) - 1;
+
+	if (srv->max_requests && busy >= (long)srv->max_requests) {
+		http_respond_error_headers(req, MHD_HTTP_TOO_MANY_REQUESTS, OCI_TOOMANYREQUESTS,
+					   (const char *const[]){"Retry-After", "1", NULL},
+					   "the registry is serving %ld requests, its limit is %u; retry "
+					   "shortly",
+					   busy, srv->max_requests);
+		return;
+	}
 	registry_begin(req);
 	if (!req->responded && !req->end)
 		http_respond_error(req, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
@@ -442,8 +460,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		 * connection, which would cost every keep-alive client a
 		 * reconnect.
 		 */
-		if (announces_body(conn))
-			begin(req);
+		req->has_body = announces_body(conn);
+		if (req->has_body)
+			begin(srv, req);
 		return MHD_YES;
 	}
 
@@ -457,7 +476,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 	}
 
 	if (!req->begun)
-		begin(req);
+		begin(srv, req);
 	if (!req->responded) {
 		if (req->failed)
 			http_respond_failure(req, NULL);
@@ -486,6 +505,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	}
 	if (req->cleanup)
 		req->cleanup(req, toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+	if (req->upload_slot)
+		client_uploads_leave(req->client);
 	{
 		int ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
 		berth_request_result res = {
@@ -581,6 +602,7 @@ int http_server_start(const http_server_options *o, http_server **out, berth_err
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	srv->access_log = o->access_log;
+	srv->max_requests = o->max_requests;
 
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_logger, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &ss};
@@ -590,9 +612,14 @@ int http_server_start(const http_server_options *o, http_server **out, berth_err
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, o->max_connections, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout_s,
 					    NULL};
-	/* A larger per-connection buffer means bigger body pieces per call, so
-	 * pushes cost fewer writes; headers still fit well within it. */
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, 256 * 1024, NULL};
+	/* The request head must fit this (libmicrohttpd answers 431 past it);
+	 * the same buffer carries body pieces, so a larger one means fewer
+	 * writes per push. */
+	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+					    o->max_header_size ? o->max_header_size : 256 * 1024, NULL};
+	if (o->max_connections_per_client)
+		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+						    o->max_connections_per_client, NULL};
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
 	if (o->tls_cert_pem) {
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {

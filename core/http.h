@@ -91,6 +91,8 @@ struct http_request {
 	uint64_t bytes_in;
 	uint64_t bytes_out;
 	const char *error_code;
+	int upload_slot;         /* counted in client_limits until the response */
+	int has_body;            /* Content-Length > 0 or Transfer-Encoding */
 	char error_message[BERTH_ERROR_MESSAGE_MAX];  /* the first error's message */
 
 	/* a failure recorded during the body */
@@ -171,6 +173,9 @@ typedef struct http_server_options {
 	const char *tls_key_pem;
 	int tls_min_version;    /* 12 or 13 */
 	int access_log;
+	unsigned max_requests;               /* in flight; past it 429 (0: no limit) */
+	unsigned max_connections_per_client; /* 0: no limit */
+	size_t max_header_size;              /* per-connection memory for the request head */
 } http_server_options;
 
 typedef struct http_server http_server;

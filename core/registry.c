@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client_limits.h"
 #include "errors.h"
 #include "hooks.h"
 #include "jobs.h"
@@ -175,6 +176,30 @@ static void admin(http_request *req)
 	http_respond_error(req, MHD_HTTP_NOT_FOUND, OCI_UNSUPPORTED, "no such endpoint");
 }
 
+/* Requests that stream bytes into an upload: POST (monolithic), PATCH, PUT. */
+static int takes_upload_body(int kind, int m)
+{
+	return (kind == ROUTE_UPLOAD_START && m == HTTP_POST) ||
+	       (kind == ROUTE_UPLOAD && (m == HTTP_PATCH || m == HTTP_PUT));
+}
+
+/* Count the upload against its client (limits.max_uploads_per_client). */
+static int upload_slot(http_request *req)
+{
+	unsigned max = registry_settings_get()->max_uploads_per_client;
+
+	if (client_uploads_enter(req->client, max) < 0) {
+		http_respond_error_headers(req, MHD_HTTP_TOO_MANY_REQUESTS, OCI_TOOMANYREQUESTS,
+					   (const char *const[]){"Retry-After", "1", NULL},
+					   "%u uploads from %s are in progress, the most one client "
+					   "may have; retry when one is done",
+					   max, req->client);
+		return -1;
+	}
+	req->upload_slot = 1;
+	return 0;
+}
+
 void registry_begin(http_request *req)
 {
 	int rc = route_parse(req->url, &req->rt);
@@ -237,6 +262,8 @@ void registry_begin(http_request *req)
 	}
 	n_acc = needed_accesses(req, acc, sizeof(acc) / sizeof(acc[0]));
 	if (hooks_authorize(req, acc, n_acc) < 0)
+		return;
+	if (req->has_body && takes_upload_body(kind, m) && upload_slot(req) < 0)
 		return;
 
 	switch (kind) {

@@ -17,6 +17,7 @@ typedef struct registry_settings {
 	uint64_t max_chunk_size;      /* 0 = unlimited */
 	int delete_enabled;
 	int tag_delete_enabled;
+	unsigned max_uploads_per_client;  /* 0 = no limit */
 } registry_settings;
 
 void registry_configure(const registry_settings *s);

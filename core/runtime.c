@@ -32,6 +32,7 @@ int runtime_open(const char *file, runtime *rt, berth_error *err)
 	registry_configure(&(registry_settings){
 		.max_manifest_size = rt->cfg->max_manifest_size,
 		.max_chunk_size = rt->cfg->max_chunk_size,
+		.max_uploads_per_client = rt->cfg->max_uploads_per_client,
 		.delete_enabled = rt->cfg->delete_enabled,
 		.tag_delete_enabled = rt->cfg->tag_delete_enabled,
 	});

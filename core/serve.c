@@ -149,6 +149,10 @@ int cmd_serve(int argc, char **argv)
 				       .tls_key_pem = key,
 				       .tls_min_version = cfg->tls_min_version,
 				       .access_log = cfg->access_log,
+				       .max_requests = cfg->max_requests,
+				       .max_connections_per_client =
+					       cfg->max_connections_per_client,
+				       .max_header_size = (size_t)cfg->max_header_size,
 			       },
 			       &srv, &err);
 	if (rc != 0) {
