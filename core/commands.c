@@ -77,6 +77,8 @@ int cmd_config(int argc, char **argv)
 	rc = plugins_load(cfg, &set, &err);
 	if (rc == 0)
 		rc = hooks_init(&set, &err);
+	if (rc == 0)
+		rc = plugins_check_config(&set, &err);
 	if (rc == 0) {
 		/* Reads only the copied descriptors: no plugin code runs. */
 		rc = jobs_init(&set, cfg, &err);

@@ -223,4 +223,6 @@ const berth_host host_services = {
 	.config_key_count = plugin_config_key_count,
 	.config_key_at = plugin_config_key_at,
 	.config_where = plugin_config_where,
+	.delete_tag_if = access_delete_tag_if,
+	.delete_manifest_if_untagged = access_delete_manifest_if_untagged,
 };

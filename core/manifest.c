@@ -531,8 +531,36 @@ static int delete_by_digest(const char *name, const digest *d, berth_error *err)
 	return rc;
 }
 
+/* 1 when a tag of the repository names d (the caller holds the repository lock). */
+static int tagged(const char *name, const digest *d)
+{
+	layout_key key;
+	name_list t = {0};
+	berth_error err = {0};
+	int found = 0;
+
+	layout_tags_dir(key, name);
+	storage_list(key, name_list_collect_dirs, &t, &err);
+	for (size_t i = 0; !found && i < t.n; i++) {
+		digest cur;
+		berth_error e2 = {0};
+		if (!tag_valid(t.v[i]))
+			continue;
+		layout_tag_current(key, name, t.v[i]);
+		found = storage_read_link(key, &cur, &e2) == 0 && digest_equal(&cur, d);
+	}
+	name_list_free(&t);
+	return found;
+}
+
 int manifest_remove(const char *name, const char *ref, const char *who, const char *client,
 		    berth_error *err)
+{
+	return manifest_remove_if(name, ref, who, client, NULL, 0, err);
+}
+
+int manifest_remove_if(const char *name, const char *ref, const char *who, const char *client,
+		       const digest *tag_digest, int untagged_only, berth_error *err)
 {
 	const registry_settings *s = registry_settings_get();
 	layout_key key;
@@ -560,10 +588,17 @@ int manifest_remove(const char *name, const char *ref, const char *who, const ch
 		if (storage_read_link(cur, &d, &ignored) == 0)
 			digest_format(&d, ds);
 		layout_tag_dir(key, name, ref);
-		rc = storage_remove(key, err);
+		if (tag_digest && ds[0] && !digest_equal(&d, tag_digest))
+			rc = error_set(err, BERTH_E_EXISTS, "tag '%s' of '%s' now names %s", ref, name,
+				       ds);
+		else
+			rc = storage_remove(key, err);
 	} else {
 		digest_format(&d, ds);
-		rc = delete_by_digest(name, &d, err);
+		if (untagged_only && tagged(name, &d))
+			rc = error_set(err, BERTH_E_EXISTS, "manifest %s of '%s' is tagged", ds, name);
+		else
+			rc = delete_by_digest(name, &d, err);
 	}
 	repo_unlock(name);
 

@@ -86,6 +86,9 @@ static void print_descriptor(const plugin_instance *in)
 	       BERTH_ABI_MINOR);
 	printf("kinds:       %s\n", kinds);
 	printf("serialized:  %s\n", (d->flags & BERTH_PLUGIN_SERIALIZED) ? "yes" : "no");
+	printf("functions:  %s%s%s%s%s%s\n", d->create ? " create" : "", d->start ? " start" : "",
+	       d->stop ? " stop" : "", d->destroy ? " destroy" : "", d->reopen ? " reopen" : "",
+	       d->check_config ? " check_config" : "");
 	if (d->request)
 		printf("request:     priority %d%s%s\n", in->request.priority,
 		       in->request.before ? ", before" : "", in->request.after ? ", after" : "");
@@ -179,6 +182,8 @@ static int plugin_check(int argc, char **argv)
 	rc = plugins_load_unchecked(&cfg, &set, &err);
 	if (set.n == 1 && set.v[0].desc.name)
 		print_descriptor(&set.v[0]);
+	if (rc == 0)
+		rc = plugins_check_config(&set, &err);
 	if (rc != 0) {
 		fprintf(stderr, "berth: %s\n", err.message);
 		goto out;

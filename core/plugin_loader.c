@@ -376,6 +376,24 @@ int plugins_start(plugin_set *set, berth_error *err, void (*on_storage_created)(
 	return 0;
 }
 
+int plugins_check_config(plugin_set *set, berth_error *err)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		plugin_instance *in = &set->v[i];
+		berth_error perr = {0};
+		int rc;
+
+		if (!in->desc.check_config)
+			continue;
+		rc = in->desc.check_config(&host_services, &in->config, &perr);
+		if (rc != 0)
+			return error_set(err, rc < 0 ? rc : BERTH_E_CONFIG, "%s:%d: plugin '%s': %s",
+					 in->decl_file, in->decl_line, in->name,
+					 perr.message[0] ? perr.message : "check_config() failed");
+	}
+	return 0;
+}
+
 void plugins_reopen(plugin_set *set)
 {
 	for (size_t i = 0; i < set->n; i++) {

@@ -53,6 +53,11 @@ int plugins_load_unchecked(const server_config *cfg, plugin_set *out, berth_erro
 /* create() and start() every instance; on_storage_created, when given, is
  * called right after the storage instance's create(). */
 int plugins_start(plugin_set *set, berth_error *err, void (*on_storage_created)(plugin_instance *));
+/*
+ * Call every instance's check_config() (no instance is created); the first
+ * failure, prefixed with where the instance is declared.
+ */
+int plugins_check_config(plugin_set *set, berth_error *err);
 /* Call every started instance's reopen() (SIGHUP, SIGUSR1), in declared order. */
 void plugins_reopen(plugin_set *set);
 /* stop() in reverse order, destroy(), dlclose(); safe on a partly started set. */

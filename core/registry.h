@@ -45,6 +45,13 @@ int manifest_resolve(const char *name, const char *ref, struct digest *d, int *b
 /* Delete a tag, or a manifest with its tags, as DELETE does; emits the event. */
 int manifest_remove(const char *name, const char *ref, const char *who, const char *client,
 		    berth_error *err);
+/*
+ * The same, only while the repository still is as the caller saw it:
+ * a tag only while it names *tag_digest (when given), a manifest only while
+ * no tag names it (untagged_only). BERTH_E_EXISTS otherwise.
+ */
+int manifest_remove_if(const char *name, const char *ref, const char *who, const char *client,
+		       const struct digest *tag_digest, int untagged_only, berth_error *err);
 void manifest_put(http_request *req);
 void manifest_delete(http_request *req);
 

@@ -184,6 +184,32 @@ int access_delete_manifest(const berth_instance *self, const char *repository,
 			       NULL, err);
 }
 
+int access_delete_tag_if(const berth_instance *self, const char *repository, const char *tag,
+			 const char *expected_digest, berth_error *err)
+{
+	digest d;
+
+	if (!tag || !tag_valid(tag))
+		return error_set(err, BERTH_E_INVALID, "invalid tag '%s'", tag ? tag : "");
+	if (!expected_digest || digest_parse(expected_digest, &d) != 0)
+		return error_set(err, BERTH_E_INVALID, "invalid digest '%s'",
+				 expected_digest ? expected_digest : "");
+	return manifest_remove_if(repository ? repository : "", tag, self ? self->name : "plugin",
+				  NULL, &d, 0, err);
+}
+
+int access_delete_manifest_if_untagged(const berth_instance *self, const char *repository,
+				       const char *digest_s, berth_error *err)
+{
+	digest d;
+
+	if (!digest_s || digest_parse(digest_s, &d) != 0)
+		return error_set(err, BERTH_E_INVALID, "invalid digest '%s'",
+				 digest_s ? digest_s : "");
+	return manifest_remove_if(repository ? repository : "", digest_s,
+				  self ? self->name : "plugin", NULL, NULL, 1, err);
+}
+
 typedef struct manifests_ctx {
 	name_list *out;
 	int alg;

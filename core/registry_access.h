@@ -17,6 +17,10 @@ int access_delete_tag(const berth_instance *self, const char *repository, const 
 		      berth_error *err);
 int access_delete_manifest(const berth_instance *self, const char *repository,
 			   const char *digest, berth_error *err);
+int access_delete_tag_if(const berth_instance *self, const char *repository, const char *tag,
+			 const char *expected_digest, berth_error *err);
+int access_delete_manifest_if_untagged(const berth_instance *self, const char *repository,
+				       const char *digest, berth_error *err);
 int access_list_manifests(const char *repository, berth_name_fn fn, void *ctx,
 			  berth_error *err);
 int access_manifest_times(const char *repository, const char *reference, int64_t *pushed_ms,

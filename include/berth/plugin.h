@@ -721,6 +721,19 @@ typedef struct berth_host {
 	const char *(*config_key_at)(const berth_config *cfg, size_t index);
 	const char *(*config_where)(const berth_config *cfg, const char *key, char *buf,
 				    size_t cap);
+
+	/*
+	 * Deletes that lose no race with a push (retention): delete_tag_if()
+	 * removes the tag only while it still names expected_digest, and
+	 * delete_manifest_if_untagged() removes the manifest only while no tag
+	 * names it; BERTH_E_EXISTS otherwise. Both decide under the
+	 * repository's lock, as pushes do, and emit the same events as the
+	 * API's DELETE.
+	 */
+	int (*delete_tag_if)(const berth_instance *self, const char *repository, const char *tag,
+			     const char *expected_digest, berth_error *err);
+	int (*delete_manifest_if_untagged)(const berth_instance *self, const char *repository,
+					   const char *digest, berth_error *err);
 } berth_host;
 
 #define BERTH_HOST_HAS(host, member) \
@@ -788,6 +801,16 @@ typedef struct berth_plugin {
 	 * Runs on the main thread, concurrently with hooks and notifiers.
 	 */
 	void (*reopen)(void *state);
+
+	/*
+	 * Optional. Check a config the schema cannot fully describe (the maps
+	 * of a MAP_LIST, values that must parse) without creating an instance:
+	 * no files, no threads, no side effects. `berth config check` and
+	 * `berth plugin check --config` call it so that such mistakes are found
+	 * before a deploy; 0, or BERTH_E_CONFIG with a message that points at
+	 * the YAML (host->config_where).
+	 */
+	int (*check_config)(const berth_host *host, const berth_config *config, berth_error *err);
 } berth_plugin;
 
 /* Fill the version fields of a descriptor. */
