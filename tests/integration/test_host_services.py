@@ -198,7 +198,8 @@ def main(checks):
                 expect_true(re.match(r".*berth\.yaml:\d+:\d+$", where), "config_where: %s" % where)
             expect_true(got[0][1] != got[1][1], "each key has its own position")
             for bad, msg in [("[1, 2]", "expected a map, found a value"),
-                             ("{a: 1}", "expected a list of maps, found a map")]:
+                             ("{a: 1}", "expected a list of maps, found a map"),
+                             ("[{repositories: a}, {keep: 1}]", "rule 2 has no 'repositories'")]:
                 cfg = os.path.join(tmp, "bad-rules.yaml")
                 with open(cfg, "w") as f:
                     f.write("listen: 127.0.0.1:1\nplugin_path: [%s, %s]\nplugins:\n"
@@ -228,6 +229,22 @@ def main(checks):
             expect_eq(seen[0]["detail"], {"from": "public/src"}, "the mount event names its source")
             expect_eq(seen[0]["digest"], layer, "mounted digest")
         checks.check("a mount event names the repository it came from", mount_event_names_source)
+
+        def conditional_deletes():
+            _, d1 = s.push_image("public/cond", tag="v1")
+            _, d2 = s.push_image("public/cond", tag="v2")
+            q = "?repo=public/cond&tag=v1&digest=" + d2
+            r = expect(s.request("POST", base + "/delete-tag-if" + q), 400)
+            expect_true("now names" in r.body.decode(), "a tag that moved is kept: %s" % r.body)
+            expect(s.get("/v2/public/cond/manifests/v1"), 200)
+            expect(s.request("POST", base + "/delete-tag-if?repo=public/cond&tag=v1&digest=" + d1), 204)
+            expect(s.get("/v2/public/cond/manifests/v1"), 404)
+            r = expect(s.request("POST", base + "/delete-if-untagged?repo=public/cond&digest=" + d2), 400)
+            expect_true("is tagged" in r.body.decode(), "a tagged manifest is kept: %s" % r.body)
+            expect(s.get("/v2/public/cond/manifests/" + d2), 200)
+            expect(s.request("POST", base + "/delete-if-untagged?repo=public/cond&digest=" + d1), 204)
+            expect(s.get("/v2/public/cond/manifests/" + d1), 404)
+        checks.check("delete_tag_if and delete_manifest_if_untagged refuse what changed", conditional_deletes)
 
         def reopen():
             expect_eq(expect(s.get(base + "/reopens"), 200).body, b"0", "no reopen yet")

@@ -172,6 +172,16 @@ static int hs_handle(void *state, berth_request *req, berth_error *err)
 			}
 		}
 		rc = reply(h, req, 200, b.data ? b.data : "", b.len);
+	} else if (strcmp(path, "/delete-tag-if") == 0) {
+		rc = H->delete_tag_if(h->self, H->request_query(req, "repo"), H->request_query(req, "tag"),
+				      H->request_query(req, "digest"), err);
+		if (rc == 0)
+			rc = reply(h, req, 204, "", 0);
+	} else if (strcmp(path, "/delete-if-untagged") == 0) {
+		rc = H->delete_manifest_if_untagged(h->self, H->request_query(req, "repo"),
+						    H->request_query(req, "digest"), err);
+		if (rc == 0)
+			rc = reply(h, req, 204, "", 0);
 	} else if (strcmp(path, "/reopens") == 0) {
 		int n = snprintf(small, sizeof(small), "%d", atomic_load(&h->reopens));
 		rc = reply(h, req, 200, small, (size_t)n);
@@ -222,6 +232,22 @@ static const berth_auth_ops auth_ops = {
 	.authorize = hs_authorize,
 };
 
+/* Every rule needs `repositories`: what a schema cannot say about a MAP_LIST. */
+static int hs_check_config(const berth_host *host, const berth_config *config, berth_error *err)
+{
+	const berth_config *rule;
+	char where[256];
+
+	for (size_t i = 0; (rule = host->config_list_child(config, "rules", i)); i++) {
+		if (host->config_string(rule, "repositories"))
+			continue;
+		snprintf(err->message, sizeof(err->message), "%s: rule %zu has no 'repositories'",
+			 host->config_where(rule, NULL, where, sizeof(where)), i + 1);
+		return err->code = BERTH_E_CONFIG;
+	}
+	return 0;
+}
+
 static const berth_config_key schema[] = {
 	{.key = "rules", .type = BERTH_CONFIG_MAP_LIST, .help = "a list of maps, echoed back"},
 	{.type = BERTH_CONFIG_END},
@@ -245,6 +271,7 @@ static const berth_plugin descriptor = {
 	.auth = &auth_ops,
 	.routes = routes,
 	.reopen = hs_reopen,
+	.check_config = hs_check_config,
 };
 
 BERTH_PLUGIN_EXPORT const berth_plugin *berth_plugin_entry(void)
