@@ -224,8 +224,24 @@ prom_label()
 
 # --- the main instance and Prometheus ----------------------------------------
 
+# notify-webhook with an endpoint that is down (every event fails once and
+# goes to the dead letters) and retention (reporting only), so their
+# families are scraped too.
 metrics_start main "main_port: true
-storage_refresh: 1s"
+storage_refresh: 1s" "  - use: notify-webhook
+    config:
+      queue_dir: \"$TEST_TMP/webhook\"
+      endpoints:
+        - name: down
+          url: http://127.0.0.1:1/events
+          max_attempts: 1
+  - use: retention
+    config:
+      enforce: false
+      policies:
+        - name: all
+          repositories: [\"**\"]
+          keep_last_pushed: 100"
 reg=$BERTH_ADDR
 main_pid=$BERTH_PID
 _wait_http "http://$METRICS_ADDR/metrics" "$BERTH_PID" "$BERTH_LOG" 10 ||
@@ -274,6 +290,7 @@ assert_eq "$(http GET "$BERTH_URL/v2/team/app/manifests/nosuchtag")" 404 "GET an
 # A garbage collection (nothing to free within the grace period): its
 # families must be there, its run counted.
 assert_eq "$(http POST "$BERTH_URL/berth/v1/jobs/gc")" 200 "POST /berth/v1/jobs/gc"
+assert_eq "$(http POST "$BERTH_URL/berth/v1/jobs/retention")" 200 "POST /berth/v1/jobs/retention"
 
 # The access line is written when a response is done: wait for the last one.
 deadline=$((SECONDS + 10))
@@ -371,6 +388,11 @@ berth_gc_bytes_freed_total counter
 berth_gc_layer_links_deleted_total counter
 berth_gc_uploads_purged_total counter
 berth_gc_last_success_timestamp_seconds gauge
+berth_webhook_queue_depth gauge
+berth_webhook_deliveries_total counter
+berth_webhook_failures_total counter
+berth_webhook_dead_letters_total counter
+berth_retention_runs_total counter
 EOF
 ok "every family of the contract has # HELP and # TYPE with its type"
 
@@ -454,6 +476,14 @@ assert_eq "$(prom_value 'berth_gc_blobs_deleted_total{job="berth"}')" 0 \
 	"berth_gc_blobs_deleted_total == 0 (everything is within the grace period)"
 assert_num "$(prom_value 'berth_gc_last_success_timestamp_seconds{job="berth"}')" ">=" \
 	"$(stat -c %Y "$BERTH_CONFIG")" "berth_gc_last_success_timestamp_seconds is this run's"
+
+# The pushes' events failed once each against the endpoint that is down.
+v=$(prom_value 'berth_webhook_dead_letters_total{job="berth",endpoint="down"}')
+assert_num "${v:-0}" ">=" 2 "berth_webhook_dead_letters_total{endpoint=\"down\"} counts the failed events"
+assert_eq "$(prom_value 'berth_webhook_failures_total{job="berth",endpoint="down"}')" "$v" \
+	"one failure per dead letter with max_attempts 1"
+v=$(prom_value 'sum(berth_retention_runs_total{job="berth"})')
+assert_eq "$v" 1 "berth_retention_runs_total counts the run"
 
 assert_eq "$(prom_value 'berth_build_info{job="berth"}')" 1 "berth_build_info == 1"
 assert_eq "$(prom_label 'berth_build_info{job="berth"}' version)" "$berth_version" \
