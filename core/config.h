@@ -35,7 +35,7 @@ typedef struct plugin_decl {
 #define DEFAULT_MAX_REQUESTS 512
 #define DEFAULT_MAX_CONNECTIONS_PER_CLIENT 128
 #define DEFAULT_MAX_UPLOADS_PER_CLIENT 32
-#define DEFAULT_MAX_HEADER_SIZE (256u * 1024)
+#define DEFAULT_MAX_HEADER_SIZE (64u * 1024)
 
 typedef struct server_config {
 	char *listen_host;      /* without brackets: "::1", "127.0.0.1", "registry.local" */

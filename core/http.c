@@ -616,7 +616,7 @@ int http_server_start(const http_server_options *o, http_server **out, berth_err
 	 * the same buffer carries body pieces, so a larger one means fewer
 	 * writes per push. */
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-					    o->max_header_size ? o->max_header_size : 256 * 1024, NULL};
+					    o->max_header_size ? o->max_header_size : 64 * 1024, NULL};
 	if (o->max_connections_per_client)
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 						    o->max_connections_per_client, NULL};
