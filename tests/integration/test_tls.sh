@@ -63,6 +63,19 @@ for p in tls1_2 tls1_3; do
 	assert_match "$(last_output)" 'Verification: OK' "the certificate verifies for 127.0.0.1"
 done
 
+# TLS 1.2 offers only forward-secret AEAD suites: a client offering only RSA
+# key transport or CBC gets no handshake, one offering ECDHE with GCM does.
+for c in AES128-SHA AES256-GCM-SHA384 ECDHE-RSA-AES128-SHA; do
+	run_fails "TLS 1.2 with only $c offered is refused" \
+		openssl s_client -connect "$reg" -tls1_2 -cipher "$c:@SECLEVEL=0" -CAfile "$certs/ca.crt" \
+		-brief </dev/null
+done
+for c in ECDHE-RSA-AES128-GCM-SHA256 ECDHE-RSA-CHACHA20-POLY1305; do
+	run "TLS 1.2 with $c is accepted" openssl s_client -connect "$reg" -tls1_2 -cipher "$c" \
+		-CAfile "$certs/ca.crt" -verify_return_error -brief </dev/null
+	assert_match "$(last_output)" "Ciphersuite: $c" "the handshake used $c"
+done
+
 # A control server proves this openssl can still speak the old versions;
 # where it cannot, the refusal below would prove nothing.
 for p in tls1 tls1_1; do
