@@ -225,4 +225,5 @@ const berth_host host_services = {
 	.config_where = plugin_config_where,
 	.delete_tag_if = access_delete_tag_if,
 	.delete_manifest_if_untagged = access_delete_manifest_if_untagged,
+	.list_referrers = access_list_referrers,
 };

@@ -62,58 +62,90 @@ void referrers_remove(const char *name, const digest *subject, const digest *d)
 		log_warn("cannot remove referrer entry '%s': %s", key, err.message);
 }
 
+int referrers_each(const char *name, const digest *subject,
+		   int (*fn)(void *ctx, json_t *desc), void *ctx, berth_error *err)
+{
+	layout_key dir, key;
+	name_list l = {0};
+	int rc;
+
+	if (layout_referrers_dir(dir, name, subject) != 0)
+		return error_set(err, BERTH_E_NAME, "invalid repository name");
+	rc = storage_list(dir, name_list_collect_files, &l, err);
+	if (rc == BERTH_E_NOT_FOUND) {
+		memset(err, 0, sizeof(*err));
+		rc = 0;
+	}
+	if (rc != 0)
+		goto out;
+	name_list_sort(&l);
+	for (size_t i = 0; i < l.n; i++) {
+		char *text = NULL;
+		size_t len = 0;
+		berth_error e2 = {0};
+		json_t *desc;
+		int stop;
+		if ((size_t)snprintf(key, sizeof(key), "%s/%s", dir, l.v[i]) >= sizeof(key))
+			continue;
+		/* An entry removed since the list is simply no longer a referrer. */
+		if (storage_read_small(key, 1024 * 1024, &text, &len, &e2) != 0)
+			continue;
+		desc = json_loadb(text, len, 0, NULL);
+		free(text);
+		if (!json_is_object(desc) || !json_is_string(json_object_get(desc, "digest"))) {
+			json_decref(desc);
+			continue;
+		}
+		stop = fn(ctx, desc);
+		json_decref(desc);
+		if (stop)
+			break;
+	}
+out:
+	name_list_free(&l);
+	return rc;
+}
+
+typedef struct list_ctx {
+	const char *filter;
+	json_t *manifests;
+} list_ctx;
+
+static int add_desc(void *ctx, json_t *desc)
+{
+	list_ctx *c = ctx;
+	const char *at = json_string_value(json_object_get(desc, "artifactType"));
+
+	if (!c->filter || (at && strcmp(at, c->filter) == 0))
+		json_array_append(c->manifests, desc);
+	return 0;
+}
+
 void referrers_list(http_request *req)
 {
 	const char *filter = http_query(req, "artifactType");
-	layout_key dir, key;
-	name_list l = {0};
 	berth_error err = {0};
-	json_t *doc, *manifests;
+	list_ctx c = {.filter = filter};
+	json_t *doc;
 	digest subject;
 	int rc;
 
 	if (blob_digest_from_route(req, &subject) < 0)
 		return;
-	layout_referrers_dir(dir, req->rt.name, &subject);
-	rc = storage_list(dir, name_list_collect_files, &l, &err);
-	if (rc != 0 && rc != BERTH_E_NOT_FOUND) {
+	c.manifests = json_array();
+	rc = referrers_each(req->rt.name, &subject, add_desc, &c, &err);
+	if (rc != 0) {
+		json_decref(c.manifests);
 		http_respond_status(req, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
 				    err.message);
-		goto out;
+		return;
 	}
-	name_list_sort(&l);
-
 	doc = json_object();
-	manifests = json_array();
 	json_object_set_new(doc, "schemaVersion", json_integer(2));
 	json_object_set_new(doc, "mediaType", json_string(MEDIA_TYPE_OCI_INDEX));
-	for (size_t i = 0; i < l.n; i++) {
-		char *text = NULL;
-		size_t len = 0;
-		json_t *desc;
-		const char *at;
-		if ((size_t)snprintf(key, sizeof(key), "%s/%s", dir, l.v[i]) >= sizeof(key))
-			continue;
-		if (storage_read_small(key, 1024 * 1024, &text, &len, &err) != 0)
-			continue;
-		desc = json_loadb(text, len, 0, NULL);
-		free(text);
-		if (!json_is_object(desc)) {
-			json_decref(desc);
-			continue;
-		}
-		at = json_string_value(json_object_get(desc, "artifactType"));
-		if (filter && (!at || strcmp(at, filter) != 0)) {
-			json_decref(desc);
-			continue;
-		}
-		json_array_append_new(manifests, desc);
-	}
-	json_object_set_new(doc, "manifests", manifests);
+	json_object_set_new(doc, "manifests", c.manifests);
 	http_respond_json(req, MHD_HTTP_OK, doc, MEDIA_TYPE_OCI_INDEX,
 			  filter ? (const char *const[]){"OCI-Filters-Applied", "artifactType", NULL}
 				 : NULL);
 	json_decref(doc);
-out:
-	name_list_free(&l);
 }

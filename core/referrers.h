@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "berth/error.h"
 #include "digest.h"
 #include "manifest_validate.h"
@@ -16,5 +18,12 @@ int referrers_add(const char *name, const digest *d, uint64_t size, const manife
 		  berth_error *err);
 /* Forget referrer d of subject; missing entries are fine. */
 void referrers_remove(const char *name, const digest *subject, const digest *d);
+/*
+ * fn(ctx, descriptor) for each referrer of subject in the repository, in
+ * digest order (a borrowed JSON object with at least "digest"); fn returns
+ * non-zero to stop. 0 also when there is none.
+ */
+int referrers_each(const char *name, const digest *subject,
+		   int (*fn)(void *ctx, json_t *desc), void *ctx, berth_error *err);
 
 #endif

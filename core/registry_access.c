@@ -16,6 +16,7 @@
 #include "name_list.h"
 #include "pull_times.h"
 #include "reference.h"
+#include "referrers.h"
 #include "registry.h"
 #include "storage.h"
 
@@ -208,6 +209,48 @@ int access_delete_manifest_if_untagged(const berth_instance *self, const char *r
 				 digest_s ? digest_s : "");
 	return manifest_remove_if(repository ? repository : "", digest_s,
 				  self ? self->name : "plugin", NULL, NULL, 1, err);
+}
+
+typedef struct referrers_ctx {
+	const char *repository, *subject;
+	berth_manifest_fn fn;
+	void *ctx;
+} referrers_ctx;
+
+static int one_referrer(void *ctx, json_t *desc)
+{
+	referrers_ctx *c = ctx;
+	json_t *size = json_object_get(desc, "size");
+	const char *d = json_string_value(json_object_get(desc, "digest"));
+	berth_manifest m = {
+		.size = sizeof(m),
+		.repository = c->repository,
+		.reference = d,
+		.digest = d,
+		.media_type = json_string_value(json_object_get(desc, "mediaType")),
+		.body = NULL,
+		.body_len = json_is_integer(size) ? (size_t)json_integer_value(size) : 0,
+		.subject = c->subject,
+		.artifact_type = json_string_value(json_object_get(desc, "artifactType")),
+	};
+
+	return c->fn(c->ctx, &m);
+}
+
+int access_list_referrers(const char *repository, const char *digest_s, berth_manifest_fn fn,
+			  void *ctx, berth_error *err)
+{
+	referrers_ctx c = {.repository = repository, .subject = digest_s, .fn = fn, .ctx = ctx};
+	digest d;
+
+	if (!repository || !repo_name_valid(repository))
+		return error_set(err, BERTH_E_NAME, "invalid repository name");
+	if (!digest_s || digest_parse(digest_s, &d) != 0)
+		return error_set(err, BERTH_E_INVALID, "invalid digest '%s'",
+				 digest_s ? digest_s : "");
+	if (!fn)
+		return error_set(err, BERTH_E_INVALID, "list_referrers: no callback");
+	return referrers_each(repository, &d, one_referrer, &c, err);
 }
 
 typedef struct manifests_ctx {

@@ -21,6 +21,8 @@ int access_delete_tag_if(const berth_instance *self, const char *repository, con
 			 const char *expected_digest, berth_error *err);
 int access_delete_manifest_if_untagged(const berth_instance *self, const char *repository,
 				       const char *digest, berth_error *err);
+int access_list_referrers(const char *repository, const char *digest, berth_manifest_fn fn,
+			  void *ctx, berth_error *err);
 int access_list_manifests(const char *repository, berth_name_fn fn, void *ctx,
 			  berth_error *err);
 int access_manifest_times(const char *repository, const char *reference, int64_t *pushed_ms,

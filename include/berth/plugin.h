@@ -734,6 +734,16 @@ typedef struct berth_host {
 			     const char *expected_digest, berth_error *err);
 	int (*delete_manifest_if_untagged)(const berth_instance *self, const char *repository,
 					   const char *digest, berth_error *err);
+
+	/*
+	 * The referrers of a manifest (the manifests of the repository whose
+	 * subject is `digest`), from the index GET /v2/<name>/referrers serves:
+	 * fn once per referrer, with repository, digest, media_type,
+	 * artifact_type and subject set, reference = its digest, body NULL and
+	 * body_len its size. No manifest is read. 0 when there is none.
+	 */
+	int (*list_referrers)(const char *repository, const char *digest, berth_manifest_fn fn,
+			      void *ctx, berth_error *err);
 } berth_host;
 
 #define BERTH_HOST_HAS(host, member) \

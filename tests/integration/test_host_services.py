@@ -246,6 +246,24 @@ def main(checks):
             expect(s.get("/v2/public/cond/manifests/" + d1), 404)
         checks.check("delete_tag_if and delete_manifest_if_untagged refuse what changed", conditional_deletes)
 
+        def referrers():
+            body, subject = s.push_image("public/refs", tag="v1")
+            desc = {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": subject,
+                    "size": len(body)}
+            r1 = s.push_empty_config_artifact("public/refs", artifact_type="application/vnd.example.sbom",
+                                              subject=desc)
+            r2 = s.push_empty_config_artifact("public/refs", artifact_type="application/vnd.example.sig",
+                                              subject=desc)
+            lines = expect(s.get(base + "/referrers?repo=public/refs&digest=" + subject), 200).body.decode().split("\n")
+            got = sorted(tuple(l.split()) for l in lines if l)
+            want = sorted([(r1[1], "application/vnd.example.sbom", str(len(r1[0])), subject),
+                           (r2[1], "application/vnd.example.sig", str(len(r2[0])), subject)])
+            expect_eq(got, want, "list_referrers: digest, artifact type, size, subject")
+            expect_eq(expect(s.get(base + "/referrers?repo=public/refs&digest=" + r1[1]), 200).body, b"",
+                      "a manifest without referrers")
+            expect(s.get(base + "/referrers?repo=public/refs&digest=sha256:nothex"), 400)
+        checks.check("list_referrers gives the referrers index without reading manifests", referrers)
+
         def reopen():
             expect_eq(expect(s.get(base + "/reopens"), 200).body, b"0", "no reopen yet")
             s.proc.send_signal(signal.SIGHUP)

@@ -65,6 +65,16 @@ static int list_name(void *ctx, const char *name)
 	return list_one(ctx, name, 0);
 }
 
+static int list_referrer(void *ctx, const berth_manifest *m)
+{
+	char line[600];
+	int n = snprintf(line, sizeof(line), "%s %s %zu %s\n", m->digest,
+			 m->artifact_type ? m->artifact_type : "-", m->body_len,
+			 m->subject ? m->subject : "-");
+
+	return collect(ctx, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
 static int hs_create(const berth_host *host, const berth_instance *self,
 		     const berth_config *config, void **state, berth_error *err)
 {
@@ -182,6 +192,11 @@ static int hs_handle(void *state, berth_request *req, berth_error *err)
 						    H->request_query(req, "digest"), err);
 		if (rc == 0)
 			rc = reply(h, req, 204, "", 0);
+	} else if (strcmp(path, "/referrers") == 0) {
+		rc = H->list_referrers(H->request_query(req, "repo"), H->request_query(req, "digest"),
+				       list_referrer, &b, err);
+		if (rc == 0)
+			rc = reply(h, req, 200, b.data ? b.data : "", b.len);
 	} else if (strcmp(path, "/reopens") == 0) {
 		int n = snprintf(small, sizeof(small), "%d", atomic_load(&h->reopens));
 		rc = reply(h, req, 200, small, (size_t)n);
