@@ -8,6 +8,7 @@
 #include "config_node.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -433,6 +434,61 @@ static int sb_add(struct strbuf *sb, const char *p, size_t n)
 	return 0;
 }
 
+/* Largest secret file ${file:PATH} reads. */
+#define CFG_MAX_FILE_VALUE (64 * 1024)
+
+/*
+ * ${file:PATH}: the contents of a file (one trailing newline dropped), so
+ * secrets can come from a mounted secret (Docker, Kubernetes, systemd
+ * credentials) instead of the YAML or the environment. A relative PATH is
+ * relative to the folder of the YAML file that names it.
+ */
+static int add_file(struct strbuf *sb, const cfg_node *at, const char *path, size_t n,
+		    berth_error *err)
+{
+	char full[4096], shown[CFG_SHOW_MAX], *buf = NULL;
+	const char *slash = at->file ? strrchr(at->file, '/') : NULL;
+	size_t got;
+	FILE *f;
+	int rc;
+
+	if (n == 0 || n >= 2048)
+		return cfg_node_error(err, at, "invalid ${file:...}: give a path");
+	if (path[0] != '/' && slash)
+		snprintf(full, sizeof(full), "%.*s/%.*s", (int)(slash - at->file), at->file, (int)n,
+			 path);
+	else
+		snprintf(full, sizeof(full), "%.*s", (int)n, path);
+	f = fopen(full, "rb");
+	if (!f)
+		return cfg_node_error(err, at, "cannot read the file of ${file:%s}: %s",
+				      cfg_show(shown, full), strerror(errno));
+	buf = malloc(CFG_MAX_FILE_VALUE + 1);
+	if (!buf) {
+		fclose(f);
+		return BERTH_E_NOMEM;
+	}
+	got = fread(buf, 1, CFG_MAX_FILE_VALUE + 1, f);
+	fclose(f);
+	if (got > CFG_MAX_FILE_VALUE) {
+		free(buf);
+		return cfg_node_error(err, at, "the file of ${file:%s} is larger than %d bytes",
+				      cfg_show(shown, full), CFG_MAX_FILE_VALUE);
+	}
+	if (got > 0 && buf[got - 1] == '\n')
+		got--;
+	if (got > 0 && buf[got - 1] == '\r')
+		got--;
+	if (memchr(buf, '\0', got)) {
+		free(buf);
+		return cfg_node_error(err, at, "the file of ${file:%s} holds a NUL byte",
+				      cfg_show(shown, full));
+	}
+	rc = sb_add(sb, buf, got);
+	free(buf);
+	return rc;
+}
+
 static int expand_env(const cfg_node *at, const char *in, size_t len,
 		      char **out, size_t *out_len, berth_error *err)
 {
@@ -479,6 +535,13 @@ static int expand_env(const cfg_node *at, const char *in, size_t len,
 			rc = cfg_node_error(err, at, "unterminated '${' in value '%s'",
 					    cfg_show(shown, in));
 			break;
+		}
+		if (end - start >= 5 && memcmp(in + start, "file:", 5) == 0) {
+			rc = add_file(&sb, at, in + start + 5, end - start - 5, err);
+			if (rc < 0)
+				break;
+			i = end + 1;
+			continue;
 		}
 		name_end = start;
 		if (name_end < end && (isalpha((unsigned char)in[name_end]) ||

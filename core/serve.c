@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +36,17 @@ static const char serve_usage[] =
 	"options:\n"
 	"  -c, --config FILE   the configuration file (default berth.yaml)\n"
 	"  -h, --help          show this help\n";
+
+/* A private key others can read is one leak away from a stolen identity. */
+static void warn_if_exposed(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && (st.st_mode & 077))
+		log_warn("tls: the private key '%s' can be read by other users (mode %04o); "
+			 "chmod 600 it",
+			 path, (unsigned)(st.st_mode & 07777));
+}
 
 static int read_file(const char *path, char **out, berth_error *err)
 {
@@ -133,6 +145,8 @@ int cmd_serve(int argc, char **argv)
 		rc = read_file(cfg->tls_cert, &cert, &err);
 		if (rc == 0)
 			rc = read_file(cfg->tls_key, &key, &err);
+		if (rc == 0)
+			warn_if_exposed(cfg->tls_key);
 		if (rc != 0) {
 			log_error("tls: %s", err.message);
 			goto out;

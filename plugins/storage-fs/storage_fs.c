@@ -99,9 +99,17 @@ static int fs_create(const berth_host *host, const berth_instance *self,
 	}
 	fs->root_fd = fd;
 	fs->fsync = host->config_bool(config, "fsync", 1) != 0;
-	if (BERTH_HOST_HAS(host, log) && host->log)
+	if (BERTH_HOST_HAS(host, log) && host->log) {
+		struct stat st;
 		host->log(self, BERTH_LOG_INFO, "storage root '%s', fsync %s", root,
 			  fs->fsync ? "on" : "off");
+		/* Anyone who can write the root can plant or swap image bytes. */
+		if (fstat(fd, &st) == 0 && (st.st_mode & 022))
+			host->log(self, BERTH_LOG_WARN,
+				  "storage root '%s' can be written by other users (mode %04o); "
+				  "chmod go-w it",
+				  root, (unsigned)(st.st_mode & 07777));
+	}
 	*state = fs;
 	return 0;
 }

@@ -567,6 +567,42 @@ static void test_env(void)
 		     "b.yaml:1:9: invalid variable reference '${X:=1}': use ${NAME} or ${NAME:-default}");
 }
 
+/* ${file:PATH}: secrets from files, relative to the YAML that names them. */
+static void test_file_values(void)
+{
+	server_config *c;
+	char yaml[1024];
+
+	write_file("secrets/token", "s3cr3t\n");
+	write_file("secrets/empty", "");
+	write_file("conf/main.yaml",
+		   "listen: 127.0.0.1:5000\n"
+		   "plugins:\n"
+		   "  - use: x\n"
+		   "    config:\n"
+		   "      token: ${file:../secrets/token}\n"
+		   "      bearer: \"Bearer ${file:../secrets/token}!\"\n"
+		   "      empty: \"[${file:../secrets/empty}]\"\n");
+	c = LOAD_FILE("conf/main.yaml");
+	if (c && c->n_plugins == 1) {
+		CHECK_STR(cfg_map_get(c->plugins[0].config, "token")->scalar, "s3cr3t");
+		CHECK_STR(cfg_map_get(c->plugins[0].config, "bearer")->scalar, "Bearer s3cr3t!");
+		CHECK_STR(cfg_map_get(c->plugins[0].config, "empty")->scalar, "[]");
+	}
+	config_free(c);
+
+	snprintf(yaml, sizeof(yaml), "listen: 127.0.0.1:5000\nplugins:\n  - use: x\n"
+		 "    config: {pw: \"${file:%s}\"}\n", tpath("secrets/token"));
+	c = LOAD(yaml);
+	if (c && c->n_plugins == 1)
+		CHECK_STR(cfg_map_get(c->plugins[0].config, "pw")->scalar, "s3cr3t");
+	config_free(c);
+
+	EXPECT_ERROR("listen: 127.0.0.1:5000\nplugins:\n  - use: x\n    config: {pw: \"${file:/nonexistent/pw}\"}\n",
+		     "b.yaml:4:18: cannot read the file of ${file:/nonexistent/pw}: No such file or directory");
+	EXPECT_ERROR("listen: ${file:}\n", "b.yaml:1:9: invalid ${file:...}: give a path");
+}
+
 static void test_errors(void)
 {
 	/* Syntax. */
@@ -784,6 +820,7 @@ int main(void)
 	test_includes();
 	test_file_errors();
 	test_env();
+	test_file_values();
 	test_errors();
 	test_hostile_structure();
 	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
