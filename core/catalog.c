@@ -1,5 +1,7 @@
 /*
- * catalog.c - GET /v2/_catalog with n/last pagination.
+ * catalog.c - GET /v2/_catalog with n/last pagination, served from the
+ * repository index (catalog_index.c); the walk below builds that index
+ * where there is none, and garbage collection walks with it.
  *
  * Walks repositories/ the way Distribution does: a folder is a repository
  * when it holds _manifests or _layers; folders whose names start with '_'
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog_index.h"
 #include "errors.h"
 #include "hooks.h"
 #include "layout.h"
@@ -73,20 +76,11 @@ int catalog_collect(name_list *out, berth_error *err)
  * reveal the names of repositories one cannot see. Asked of the auth
  * hooks like any access, without answering the client.
  */
-static void keep_pullable(http_request *req, name_list *repos)
+static int pullable(void *ctx, const char *name)
 {
-	size_t kept = 0;
+	berth_access acc = {.type = "repository", .name = name, .action = "pull"};
 
-	if (!hooks_have_auth())
-		return;
-	for (size_t i = 0; i < repos->n; i++) {
-		berth_access acc = {.type = "repository", .name = repos->v[i], .action = "pull"};
-		if (hooks_allowed(req, &acc))
-			repos->v[kept++] = repos->v[i];
-		else
-			free(repos->v[i]);
-	}
-	repos->n = kept;
+	return hooks_allowed(ctx, &acc);
 }
 
 void catalog_list(http_request *req)
@@ -100,15 +94,16 @@ void catalog_list(http_request *req)
 
 	if (registry_pagination(req, &n, &last) < 0)
 		return;
-	rc = catalog_collect(&repos, &err);
+	/* One more than the page, to know whether to send a Link. */
+	rc = catalog_index_page(last, n >= 0 ? n + 1 : -1, hooks_have_auth() ? pullable : NULL,
+				req, &repos, &err);
 	if (rc != 0) {
 		http_respond_status(req, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
 				    err.message);
 		goto out;
 	}
-	keep_pullable(req, &repos);
 	doc = json_object();
-	registry_respond_page(req, doc, "repositories", &repos, n, last, "/v2/_catalog");
+	registry_respond_page(req, doc, "repositories", &repos, n, NULL, "/v2/_catalog");
 	json_decref(doc);
 out:
 	name_list_free(&repos);

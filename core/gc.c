@@ -14,6 +14,7 @@
 #include <openssl/rand.h>
 
 #include "bloom.h"
+#include "catalog_index.h"
 #include "config.h"
 #include "digest_set.h"
 #include "errors.h"
@@ -427,6 +428,10 @@ int gc_run(const gc_options *o, gc_report *r, gc_print_fn print, void *ctx, bert
 	    o->mark_memory / 1024);
 
 	rc = catalog_collect(&repos, err);
+	if (rc == 0 && !o->dry_run && catalog_index_replace(&repos, err) != 0) {
+		say(&g, "warning: cannot write the catalog index: %s", err->message);
+		memset(err, 0, sizeof(*err));
+	}
 	for (size_t i = 0; rc == 0 && i < repos.n; i++)
 		rc = mark_repository(&g, repos.v[i], err);
 	if (rc == 0) {

@@ -126,9 +126,15 @@ static int route_add(plugin_instance *in, const berth_route *src, berth_error *e
 		const hook_route *o = &routes[i];
 		int same_method = !o->route.method || !r->route.method ||
 				  strcasecmp(o->route.method, r->route.method) == 0;
-		if (same_method && o->path_len == r->path_len &&
-		    strncmp(o->route.path, r->route.path, r->path_len) == 0)
-			return error_set(err, BERTH_E_CONFIG,
+		if (!same_method || o->path_len != r->path_len ||
+		    strncmp(o->route.path, r->route.path, r->path_len) != 0)
+			continue;
+		/* Instances of one plugin share its routes: the first declared
+		 * serves them (and may hand a request to a sibling itself). */
+		if (o->owner->desc.name && in->desc.name &&
+		    strcmp(o->owner->desc.name, in->desc.name) == 0)
+			return 0;
+		return error_set(err, BERTH_E_CONFIG,
 					 "plugin '%s': route %s %s is already served by '%s'",
 					 in->name, r->route.method ? r->route.method : "*",
 					 r->route.path, o->owner->name);

@@ -157,6 +157,38 @@ void host_set_serving(int serving)
 	host_is_serving = serving;
 }
 
+struct query_nth {
+	const char *name;
+	size_t want, seen;
+	const char *found;
+};
+
+static enum MHD_Result query_nth_fn(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
+{
+	struct query_nth *q = cls;
+
+	(void)kind;
+	if (!key || strcmp(key, q->name) != 0)
+		return MHD_YES;
+	if (q->seen++ == q->want) {
+		q->found = value ? value : "";
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+static const char *req_query_value(const berth_request *r, const char *name, size_t index)
+{
+	struct query_nth q = {name, index, 0, NULL};
+
+	if (!r || !name)
+		return NULL;
+	MHD_get_connection_values(http_from_berth(r)->conn, MHD_GET_ARGUMENT_KIND, query_nth_fn,
+				  &q);
+	return q.found;
+}
+
 static int host_allowed(const berth_request *r, const berth_access *access)
 {
 	return r ? hooks_allowed(http_from_berth(r), access) : 0;
@@ -226,4 +258,5 @@ const berth_host host_services = {
 	.delete_tag_if = access_delete_tag_if,
 	.delete_manifest_if_untagged = access_delete_manifest_if_untagged,
 	.list_referrers = access_list_referrers,
+	.request_query_value = req_query_value,
 };

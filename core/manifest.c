@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog_index.h"
 #include "errors.h"
 #include "events.h"
 #include "gc_barrier.h"
@@ -390,6 +391,8 @@ static void put_end(http_request *req)
 	rc = store_manifest(req, mu, &d, m, &err);
 	repo_unlock(req->rt.name);
 	gc_guard_leave();
+	if (rc == 0)
+		catalog_index_note(req->rt.name);
 	if (rc != 0) {
 		http_respond_status(req, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
 				    err.message);

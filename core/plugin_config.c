@@ -474,14 +474,25 @@ const char *plugin_config_where(const berth_config *cfg, const char *key, char *
 
 #define MASK "********"
 
+/*
+ * Keys that name a secret: any with password, passwd or secret in it, and
+ * those that end in token or key (bearer_token, api_key), but not settings
+ * about tokens (token_lifetime).
+ */
 static int looks_secret(const char *key)
 {
-	static const char *const words[] = { "password", "passwd", "secret", "token" };
-	size_t i;
+	static const char *const words[] = { "password", "passwd", "secret", "credential" };
+	static const char *const endings[] = { "token", "key" };
+	size_t n = strlen(key);
 
-	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (strcasestr(key, words[i]))
 			return 1;
+	for (size_t i = 0; i < sizeof(endings) / sizeof(endings[0]); i++) {
+		size_t m = strlen(endings[i]);
+		if (n >= m && strcasecmp(key + n - m, endings[i]) == 0)
+			return 1;
+	}
 	return 0;
 }
 

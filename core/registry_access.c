@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "catalog_index.h"
 #include "errors.h"
 #include "layout.h"
 #include "manifest_validate.h"
@@ -34,7 +35,7 @@ static int each_name(name_list *l, berth_name_fn fn, void *ctx)
 int access_list_repositories(berth_name_fn fn, void *ctx, berth_error *err)
 {
 	name_list l = {0};
-	int rc = catalog_collect(&l, err);
+	int rc = catalog_index_page(NULL, -1, NULL, NULL, &l, err);
 
 	if (rc == 0)
 		each_name(&l, fn, ctx);

@@ -1,5 +1,7 @@
 #include "runtime.h"
 
+#include "catalog_index.h"
+
 #include <string.h>
 
 #include "hooks.h"
@@ -16,6 +18,8 @@ static void use_storage(plugin_instance *in)
 		.instance = in->name,
 	};
 	storage_set_driver(&d);
+	/* A new storage: what is known of the old one's repositories is not its. */
+	catalog_index_reset();
 }
 
 int runtime_open(const char *file, runtime *rt, berth_error *err)

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "catalog_index.h"
 #include "errors.h"
 #include "events.h"
 #include "gc_barrier.h"
@@ -333,6 +334,7 @@ static void op_finish(http_request *req)
 				    err.message);
 		goto out;
 	}
+	catalog_index_note(req->rt.name);
 	op_drop(req, op);
 	log_debug("blob %s (%" PRIu64 " bytes) pushed to '%s'", ds, op->size, req->rt.name);
 	events_emit(&(event_fields){
@@ -583,6 +585,7 @@ static int try_mount(http_request *req)
 				    err.message);
 		return 1;
 	}
+	catalog_index_note(req->rt.name);
 	digest_format(&d, ds);
 	log_debug("blob %s mounted into '%s' from '%s'", ds, req->rt.name, from ? from : "*");
 	/* Repository names need no JSON escaping. */

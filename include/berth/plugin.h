@@ -744,6 +744,13 @@ typedef struct berth_host {
 	 */
 	int (*list_referrers)(const char *repository, const char *digest, berth_manifest_fn fn,
 			      void *ctx, berth_error *err);
+
+	/*
+	 * The index-th value (0 first) of a query parameter a request repeats
+	 * (the token protocol's scope=), decoded; NULL past the last one.
+	 */
+	const char *(*request_query_value)(const berth_request *r, const char *name,
+					   size_t index);
 } berth_host;
 
 #define BERTH_HOST_HAS(host, member) \
