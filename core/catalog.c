@@ -83,6 +83,29 @@ static int pullable(void *ctx, const char *name)
 	return hooks_allowed(ctx, &acc);
 }
 
+/*
+ * registry.catalog: walk, for a root another registry writes at the same
+ * time (it does not keep Berth's index): every request walks the storage,
+ * as Distribution does.
+ */
+static int walk_page(const char *last, long max, int (*keep)(void *ctx, const char *name),
+		     void *ctx, name_list *out, berth_error *err)
+{
+	name_list all = {0};
+	int rc = catalog_collect(&all, err);
+
+	for (size_t i = 0; rc == 0 && i < all.n && (max < 0 || out->n < (size_t)max); i++) {
+		if (last && strcmp(all.v[i], last) <= 0)
+			continue;
+		if (keep && !keep(ctx, all.v[i]))
+			continue;
+		if (name_list_add(out, all.v[i]) != 0)
+			rc = error_set(err, BERTH_E_NOMEM, "out of memory listing repositories");
+	}
+	name_list_free(&all);
+	return rc;
+}
+
 void catalog_list(http_request *req)
 {
 	name_list repos = {0};
@@ -95,8 +118,12 @@ void catalog_list(http_request *req)
 	if (registry_pagination(req, &n, &last) < 0)
 		return;
 	/* One more than the page, to know whether to send a Link. */
-	rc = catalog_index_page(last, n >= 0 ? n + 1 : -1, hooks_have_auth() ? pullable : NULL,
-				req, &repos, &err);
+	if (registry_settings_get()->catalog_walk)
+		rc = walk_page(last, n >= 0 ? n + 1 : -1, hooks_have_auth() ? pullable : NULL, req,
+			       &repos, &err);
+	else
+		rc = catalog_index_page(last, n >= 0 ? n + 1 : -1,
+					hooks_have_auth() ? pullable : NULL, req, &repos, &err);
 	if (rc != 0) {
 		http_respond_status(req, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
 				    err.message);

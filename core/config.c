@@ -45,7 +45,7 @@ static const char *const limits_keys[] = {
 };
 static const char *const logging_keys[] = { "level", "format", "access_log", NULL };
 static const char *const registry_keys[] = {
-	"delete_enabled", "tag_delete_enabled", "upload_purge_age", NULL
+	"delete_enabled", "tag_delete_enabled", "upload_purge_age", "catalog", NULL
 };
 static const char *const events_keys[] = { "queue_size", NULL };
 static const char *const gc_keys[] = { "grace_period", "mark_memory", NULL };
@@ -1066,7 +1066,23 @@ static int check_registry(const cfg_node *root, server_config *c, berth_error *e
 	if ((rc = get_bool(reg, "registry", "delete_enabled", &c->delete_enabled, err)) < 0 ||
 	    (rc = get_bool(reg, "registry", "tag_delete_enabled", &c->tag_delete_enabled, err)) < 0)
 		return rc;
-	return get_duration(reg, "registry", "upload_purge_age", &c->upload_purge_age_ms, err);
+	rc = get_duration(reg, "registry", "upload_purge_age", &c->upload_purge_age_ms, err);
+	if (rc < 0)
+		return rc;
+	{
+		const cfg_node *v = cfg_map_get(reg, "catalog");
+		char shown[CFG_SHOW_MAX];
+		if (v && !(v->type == CFG_SCALAR && v->is_null)) {
+			if (v->type != CFG_SCALAR ||
+			    (strcmp(v->scalar, "index") != 0 && strcmp(v->scalar, "walk") != 0))
+				return cfg_node_error(err, v,
+						      "invalid registry.catalog '%s': expected index or walk",
+						      v->type == CFG_SCALAR ? cfg_show(shown, v->scalar)
+									    : "(not a value)");
+			c->catalog_walk = strcmp(v->scalar, "walk") == 0;
+		}
+	}
+	return 0;
 }
 
 /* Garbage collection's safety margin and memory (docs/garbage-collection.md). */

@@ -60,6 +60,7 @@ typedef struct server_config {
 	int log_json;
 	int access_log;
 	int delete_enabled, tag_delete_enabled;
+	int catalog_walk;            /* registry.catalog: walk (1) or index (0, default) */
 	unsigned events_queue_size;  /* events.queue_size, default 1024 */
 	uint64_t gc_grace_ms;        /* gc.grace_period */
 	size_t gc_mark_memory;       /* gc.mark_memory, bytes */

@@ -18,6 +18,7 @@ typedef struct registry_settings {
 	int delete_enabled;
 	int tag_delete_enabled;
 	unsigned max_uploads_per_client;  /* 0 = no limit */
+	int catalog_walk;                 /* walk the storage per catalog request */
 } registry_settings;
 
 void registry_configure(const registry_settings *s);

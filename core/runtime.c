@@ -37,6 +37,7 @@ int runtime_open(const char *file, runtime *rt, berth_error *err)
 		.max_manifest_size = rt->cfg->max_manifest_size,
 		.max_chunk_size = rt->cfg->max_chunk_size,
 		.max_uploads_per_client = rt->cfg->max_uploads_per_client,
+		.catalog_walk = rt->cfg->catalog_walk,
 		.delete_enabled = rt->cfg->delete_enabled,
 		.tag_delete_enabled = rt->cfg->tag_delete_enabled,
 	});

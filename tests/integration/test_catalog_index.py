@@ -107,6 +107,18 @@ def main(checks):
                       "a page from the middle")
         checks.check("the catalog is served from the index, not from a walk", served_from_the_index)
 
+        def bad_mode():
+            import subprocess
+            from berth_harness import BERTH_BIN, PLUGIN_DIR
+            cfg = os.path.join(tmp, "bad.yaml")
+            with open(cfg, "w") as f:
+                f.write("listen: 127.0.0.1:1\nplugin_path: [%s]\nregistry: {catalog: sometimes}\n"
+                        "plugins:\n  - use: storage-fs\n    config: {root: %s}\n" % (PLUGIN_DIR, root))
+            p = subprocess.run([BERTH_BIN, "config", "check", "-c", cfg], capture_output=True, text=True,
+                               timeout=60)
+            expect_true(p.returncode != 0 and "expected index or walk" in p.stderr, p.stderr)
+        checks.check("registry.catalog accepts index or walk only", bad_mode)
+
         checks.check("server exits 0 on SIGTERM", a.stop_clean)
     finally:
         for srv in checks.servers:

@@ -7,7 +7,10 @@
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-berth_start compat
+# Distribution writes this root too and does not keep Berth's repository
+# index: the catalog walks the storage per request (registry.catalog: walk).
+printf 'registry:\n  catalog: walk\n' >"$TEST_TMP/catalog-walk.yaml"
+berth_start compat "include: \"$TEST_TMP/catalog-walk.yaml\""
 registry2_start compat "$BERTH_ROOT"
 oci_manifest=application/vnd.oci.image.manifest.v1+json
 docker_v2=application/vnd.docker.distribution.manifest.v2+json
