@@ -50,6 +50,11 @@ struct audit_record {
 	/* Lines made from a request also carry these (0 / NULL: left out). */
 	int status;
 	const char *path;
+	/*
+	 * A request line's message: the OCI error message the client got
+	 * (written as null when the host gave none). Only with status > 0.
+	 */
+	const char *message;
 	/* Login lines carry the scopes granted (has_scopes: the field is written). */
 	int has_scopes;
 	const char *scopes[AUDIT_SCOPES_MAX];
@@ -80,6 +85,7 @@ struct audit_request {
 	int has_credentials;      /* an Authorization header came with it */
 	int status;
 	const char *error_code;
+	const char *error_message;   /* what the client was told, or NULL */
 	/*
 	 * For a 403 on a manifest GET or HEAD: 1 when the identity may pull
 	 * that repository (so a pull gate refused it, and the pull.blocked

@@ -207,6 +207,7 @@ char *audit_line_format(const struct audit_record *r, size_t *len)
 	if (r->status > 0) {
 		char status[16];
 
+		put_field(&b, "message", r->message);
 		put_key(&b, "status");
 		snprintf(status, sizeof(status), "%d", r->status);
 		puts_raw(&b, status);

@@ -232,6 +232,11 @@ static void audit_after(void *state, const berth_request *req, const berth_reque
 		.has_credentials = h->request_header(req, "Authorization") != NULL,
 		.status = res->status,
 		.error_code = res->error_code,
+		/* A host older than the member gives no message: the line says null. */
+		.error_message = res->size >= offsetof(berth_request_result, error_message) +
+						      sizeof(res->error_message)
+					 ? res->error_message
+					 : NULL,
 		.pull_allowed = -1,
 	};
 	/* Without allowed() (an older Berth) a gate's refusal is written twice. */

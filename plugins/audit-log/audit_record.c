@@ -225,6 +225,11 @@ int audit_record_from_request(const struct audit_filter *f, const struct audit_r
 	}
 	r->status = q->status;
 	r->path = q->path ? q->path : "";
+	/*
+	 * The reason stays a stable category to filter on; the message is the
+	 * core's OCI error text, which names no credential.
+	 */
+	r->message = q->error_message;
 	if (denied) {
 		r->outcome = outcome_denied;
 		r->reason = "access denied";

@@ -192,6 +192,25 @@ fail:
 	return rc;
 }
 
+/*
+ * `berth config check`: the very checks of create(), through the same
+ * parser, with nothing kept: no queue folder, no thread, no log line.
+ */
+static int webhook_check_config(const berth_host *host, const berth_config *config,
+				berth_error *err)
+{
+	struct webhook_settings set;
+	int rc;
+
+	if (!host_usable(host))
+		return webhook_fail(err, BERTH_E_UNSUPPORTED,
+				    "this Berth lacks host services the plugin needs");
+	rc = webhook_config_load(host, config, &set, err);
+	if (rc == 0)
+		webhook_settings_free(&set);
+	return rc;
+}
+
 static int open_journal(struct webhook_endpoint *ep, berth_error *err)
 {
 	struct webhook_journal_opts o = {
@@ -353,6 +372,7 @@ static const berth_plugin webhook_plugin = {
 	.stop = webhook_stop,
 	.destroy = webhook_destroy,
 	.notify = &webhook_notify_ops,
+	.check_config = webhook_check_config,
 };
 
 BERTH_PLUGIN_EXPORT const berth_plugin *berth_plugin_entry(void)

@@ -9,8 +9,9 @@
  * suggestion), parse each value as its type, and point every message at
  * the YAML (file:line:column from host->config_where).
  *
- * create() only reads and checks: it touches no file and starts nothing,
- * so it is safe to run for a configuration check.
+ * Reading only checks: it creates no file and starts nothing, so create()
+ * and check_config() (`berth config check`) share it and refuse the same
+ * mistakes with the same messages.
  */
 #include <ctype.h>
 #include <stdarg.h>

@@ -17,17 +17,41 @@
 
 #include "retention.h"
 
+/* What reading the config needs: also all that check_config() is given. */
+static int host_reads_config(const berth_host *h)
+{
+	return h && BERTH_HOST_HAS(h, config_where) && h->config_string && h->config_bool &&
+	       h->config_list_count && h->config_list_string && h->config_child &&
+	       h->config_list_child && h->config_key_count && h->config_key_at && h->config_where;
+}
+
 static int host_usable(const berth_host *h)
 {
-	return h && BERTH_HOST_HAS(h, config_where) && h->log && h->config_string &&
-	       h->config_bool && h->config_list_count && h->config_list_string && h->now_ms &&
+	return host_reads_config(h) && h->log && h->now_ms &&
 	       h->request_method && h->request_path && h->request_route &&
 	       h->request_repository && h->request_reference && h->request_query && h->respond &&
 	       h->emit_event && h->list_repositories && h->list_tags && h->read_manifest &&
 	       h->delete_tag && h->delete_manifest && h->metric_register && h->metric_add &&
-	       h->job_dry_run && h->job_print && h->list_manifests && h->manifest_times &&
-	       h->config_child && h->config_list_child && h->config_key_count &&
-	       h->config_key_at && h->config_where;
+	       h->job_dry_run && h->job_print && h->list_manifests && h->manifest_times;
+}
+
+/*
+ * `berth config check`: the very parsing create() does (policies, patterns,
+ * immutable tags), with the result thrown away: no instance, no metric,
+ * no log line.
+ */
+static int retention_check_config(const berth_host *host, const berth_config *config,
+				  berth_error *err)
+{
+	struct retention_state st = {.host = host};
+	int rc;
+
+	if (!host_reads_config(host))
+		return retention_fail(err, BERTH_E_UNSUPPORTED,
+				      "this Berth lacks the structured config the plugin needs");
+	rc = retention_config_load(host, config, &st, err);
+	retention_rules_free(&st.rules);
+	return rc;
 }
 
 static void retention_destroy(void *state)
@@ -61,11 +85,17 @@ static void register_metrics(struct retention_state *st)
 		"Bytes of manifests, configs and layers left unreferenced in their repository "
 		"by retention deletes (freed by garbage collection unless another repository "
 		"references them)", BERTH_METRIC_COUNTER, NULL);
+	st->metrics[RETENTION_METRIC_SKIPPED] = h->metric_register(
+		st->self, "berth_retention_skipped_total",
+		"Tags and manifests a run left because a push changed them after the plan, by kind",
+		BERTH_METRIC_COUNTER, kind_label);
 	/* Every series exists from the start, so a rate() works before the first delete. */
 	for (i = 0; i < sizeof(results) / sizeof(results[0]); i++)
 		h->metric_add(st->metrics[RETENTION_METRIC_RUNS], &results[i], 0);
-	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		h->metric_add(st->metrics[RETENTION_METRIC_DELETED], &kinds[i], 0);
+		h->metric_add(st->metrics[RETENTION_METRIC_SKIPPED], &kinds[i], 0);
+	}
 	h->metric_add(st->metrics[RETENTION_METRIC_BYTES], NULL, 0);
 }
 
@@ -136,6 +166,7 @@ static const berth_plugin retention_plugin = {
 	.request = &retention_request_ops,
 	.routes = retention_routes,
 	.jobs = retention_jobs,
+	.check_config = retention_check_config,
 };
 
 BERTH_PLUGIN_EXPORT const berth_plugin *berth_plugin_entry(void)

@@ -7,9 +7,10 @@
  *
  * The registry keeps serving during a run. Between the plan and the
  * deletes a client may move a tag or tag a manifest the plan condemned, so
- * each tag is read again just before it is deleted, and the tags are read
- * again before manifests are: what became tagged meanwhile is spared, with
- * everything it holds.
+ * the deletes are conditional (delete_tag_if, delete_manifest_if_untagged):
+ * the host decides under the repository's lock, as a push does, and what
+ * changed since the plan is skipped, reported and counted, with what it
+ * holds.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,7 +22,7 @@
 #define REASON_MAX 200
 
 struct totals {
-	size_t selected, changed, tags, manifests, errors;
+	size_t selected, changed, tags, manifests, skipped, errors;
 	uint64_t bytes;
 };
 
@@ -29,6 +30,7 @@ struct run_ctx {
 	struct retention_state *st;
 	berth_job_run *run;
 	int dry;
+	int conditional;                /* the host has delete_tag_if and delete_manifest_if_untagged */
 	struct totals t;
 	berth_error first;              /* the first failure, reported as the run's error */
 };
@@ -99,27 +101,6 @@ static void print_counts(struct run_ctx *c, const char *what, size_t tags, size_
 /* Deleting                                                                 */
 /* ------------------------------------------------------------------------ */
 
-static int got_digest(void *ctx, const berth_manifest *m)
-{
-	char **out = ctx;
-
-	*out = strdup(m->digest ? m->digest : "");
-	return 0;
-}
-
-/* The digest a tag names now: 0 with *digest (malloc'd), BERTH_E_NOT_FOUND, or an error. */
-static int current_digest(const berth_host *h, const char *repository, const char *tag,
-			  char **digest, berth_error *err)
-{
-	int rc;
-
-	*digest = NULL;
-	rc = h->read_manifest(repository, tag, got_digest, digest, err);
-	if (rc == 0 && !*digest)
-		rc = retention_fail(err, BERTH_E_NOMEM, "out of memory");
-	return rc;
-}
-
 /* A delete the host refused: stop the run when deletes are off, else go on. */
 static int delete_failed(struct run_ctx *c, const char *repository, int rc, berth_error *err)
 {
@@ -127,34 +108,42 @@ static int delete_failed(struct run_ctx *c, const char *repository, int rc, bert
 	return rc == BERTH_E_UNSUPPORTED ? rc : 0;
 }
 
+/*
+ * The tag, unless a push moved it since the plan was made: the host
+ * compares and deletes under the repository's lock, as pushes take it.
+ */
+static int delete_tag(struct run_ctx *c, const char *repository,
+		      const struct retention_tag_in *t, berth_error *err)
+{
+	const berth_host *h = c->st->host;
+
+	if (c->conditional)
+		return h->delete_tag_if(c->st->self, repository, t->name, t->digest, err);
+	return h->delete_tag(c->st->self, repository, t->name, err);
+}
+
 static int delete_tags(struct run_ctx *c, const struct retention_repo_in *in,
-		       const struct retention_plan *plan, size_t *done)
+		       const struct retention_plan *plan, size_t *done, size_t *skipped)
 {
 	const berth_host *h = c->st->host;
 
 	for (size_t i = 0; i < in->n_tags; i++) {
 		const struct retention_tag_in *t = &in->tags[i];
 		berth_error err = {0};
-		char *now = NULL;
 		int rc;
 
 		if (plan->tags[i].verdict != RETENTION_TAG_DELETE &&
 		    plan->tags[i].verdict != RETENTION_TAG_REFERRER_DELETE)
 			continue;
-		rc = current_digest(h, in->repository, t->name, &now, &err);
+		rc = delete_tag(c, in->repository, t, &err);
 		if (rc == BERTH_E_NOT_FOUND)
 			continue;
-		if (rc == 0 && strcmp(now, t->digest) != 0) {
-			h->job_print(c->run, "%s: kept tag %s: it was moved to %s during the run",
-				     in->repository, t->name, now);
-			free(now);
+		if (rc == BERTH_E_EXISTS) {
+			h->job_print(c->run, "%s: skipped tag %s: it changed since the plan (%s)",
+				     in->repository, t->name, err.message);
+			(*skipped)++;
 			continue;
 		}
-		free(now);
-		if (rc == 0)
-			rc = h->delete_tag(c->st->self, in->repository, t->name, &err);
-		if (rc == BERTH_E_NOT_FOUND)
-			continue;
 		if (rc < 0) {
 			rc = delete_failed(c, in->repository, rc, &err);
 			if (rc < 0)
@@ -167,68 +156,39 @@ static int delete_tags(struct run_ctx *c, const struct retention_repo_in *in,
 }
 
 /*
- * Manifests of the plan that a tag names now (tagged during the run),
- * and, transitively, what they hold: their index children and referrers.
- * Those are spared.
+ * 1 when manifest m of the plan is held by one the run spared: a child of
+ * a spared index, or a referrer of a spared manifest. The plan's order
+ * puts an index before its children, so these are still there to spare;
+ * a referrer goes before its subject (no referrer is ever left dangling),
+ * so it is only caught here when the order did not already delete it.
  */
-static int spare_retagged(struct run_ctx *c, const struct retention_repo_in *in,
-			  const struct retention_plan *plan, unsigned char *spared)
+static int held_by_spared(const struct retention_repo_in *in, const struct retention_plan *plan,
+			  const unsigned char *spared, size_t m)
 {
-	const berth_host *h = c->st->host;
-	struct retention_names tags = {0};
-	berth_error err = {0};
-	size_t i, k, j;
-	int rc, grew;
+	const struct retention_manifest_in *x = &in->manifests[m];
 
-	rc = h->list_tags(in->repository, retention_names_add, &tags, &err);
-	if (rc == BERTH_E_NOT_FOUND)
-		rc = 0;
-	if (rc == 0 && tags.failed)
-		rc = retention_fail(&err, BERTH_E_NOMEM, "out of memory");
-	for (i = 0; rc == 0 && i < tags.n; i++) {
-		char *d = NULL;
+	for (size_t k = 0; k < plan->n_order; k++) {
+		const struct retention_manifest_in *holder = &in->manifests[plan->order[k]];
 
-		rc = current_digest(h, in->repository, tags.v[i], &d, &err);
-		if (rc == BERTH_E_NOT_FOUND) {
-			rc = 0;
+		if (!spared[plan->order[k]])
 			continue;
-		}
-		for (k = 0; rc == 0 && k < plan->n_order; k++)
-			if (strcmp(in->manifests[plan->order[k]].digest, d) == 0)
-				spared[plan->order[k]] = 1;
-		free(d);
+		if (x->subject && strcmp(x->subject, holder->digest) == 0)
+			return 1;
+		for (size_t ch = 0; ch < holder->n_children; ch++)
+			if (strcmp(holder->children[ch], x->digest) == 0)
+				return 1;
 	}
-	retention_names_free(&tags);
-	if (rc < 0) {
-		note_error(c, in->repository, &err);
-		return rc;
-	}
-	/* Plans are small: a fixpoint over the plan's manifests is cheap enough. */
-	do {
-		grew = 0;
-		for (k = 0; k < plan->n_order; k++) {
-			const struct retention_manifest_in *m = &in->manifests[plan->order[k]];
-
-			if (!spared[plan->order[k]])
-				continue;
-			for (j = 0; j < plan->n_order; j++) {
-				const struct retention_manifest_in *x = &in->manifests[plan->order[j]];
-				int held = x->subject && strcmp(x->subject, m->digest) == 0;
-
-				for (size_t ch = 0; !held && ch < m->n_children; ch++)
-					held = strcmp(m->children[ch], x->digest) == 0;
-				if (held && !spared[plan->order[j]]) {
-					spared[plan->order[j]] = 1;
-					grew = 1;
-				}
-			}
-		}
-	} while (grew);
 	return 0;
 }
 
+/*
+ * The plan's manifests, in its order. A manifest a push tagged since the
+ * plan was made is refused by the host (BERTH_E_EXISTS) and spared, with
+ * what it holds that is still there (an index's children).
+ */
 static int delete_manifests(struct run_ctx *c, const struct retention_repo_in *in,
-			    const struct retention_plan *plan, unsigned char *deleted, size_t *done)
+			    const struct retention_plan *plan, unsigned char *deleted, size_t *done,
+			    size_t *skipped)
 {
 	const berth_host *h = c->st->host;
 	unsigned char *spared = calloc(in->n_manifests ? in->n_manifests : 1, 1);
@@ -241,20 +201,31 @@ static int delete_manifests(struct run_ctx *c, const struct retention_repo_in *i
 		note_error(c, in->repository, &err);
 		return BERTH_E_NOMEM;
 	}
-	/* Without knowing what is tagged now, deleting manifests is not safe: skip them. */
-	if (plan->n_order > 0 && spare_retagged(c, in, plan, spared) < 0)
-		goto out;
 	for (size_t k = 0; k < plan->n_order; k++) {
 		size_t m = plan->order[k];
+		const char *digest = in->manifests[m].digest;
 		berth_error err = {0};
 
-		if (spared[m]) {
-			h->job_print(c->run, "%s: kept manifest %s: it was tagged during the run",
-				     in->repository, in->manifests[m].digest);
+		if (held_by_spared(in, plan, spared, m)) {
+			h->job_print(c->run, "%s: skipped manifest %s: what holds it was tagged since "
+				     "the plan", in->repository, digest);
+			spared[m] = 1;
+			(*skipped)++;
 			continue;
 		}
-		rc = h->delete_manifest(c->st->self, in->repository, in->manifests[m].digest, &err);
+		if (c->conditional)
+			rc = h->delete_manifest_if_untagged(c->st->self, in->repository, digest, &err);
+		else
+			rc = h->delete_manifest(c->st->self, in->repository, digest, &err);
 		if (rc == BERTH_E_NOT_FOUND) {
+			rc = 0;
+			continue;
+		}
+		if (rc == BERTH_E_EXISTS) {
+			h->job_print(c->run, "%s: skipped manifest %s: it was tagged since the plan",
+				     in->repository, digest);
+			spared[m] = 1;
+			(*skipped)++;
 			rc = 0;
 			continue;
 		}
@@ -274,14 +245,25 @@ out:
 
 /* ------------------------------------------------------------------------ */
 
-static void count_metrics(struct run_ctx *c, size_t tags, size_t manifests, uint64_t bytes)
+/* What one repository's deletes did. */
+struct repo_done {
+	size_t tags, manifests;
+	size_t skipped_tags, skipped_manifests;   /* changed since the plan */
+	uint64_t bytes;
+};
+
+static void count_metrics(struct run_ctx *c, const struct repo_done *d)
 {
 	const berth_host *h = c->st->host;
 	const char *tag_label[] = { "tag" }, *manifest_label[] = { "manifest" };
 
-	h->metric_add(c->st->metrics[RETENTION_METRIC_DELETED], tag_label, (double)tags);
-	h->metric_add(c->st->metrics[RETENTION_METRIC_DELETED], manifest_label, (double)manifests);
-	h->metric_add(c->st->metrics[RETENTION_METRIC_BYTES], NULL, (double)bytes);
+	h->metric_add(c->st->metrics[RETENTION_METRIC_DELETED], tag_label, (double)d->tags);
+	h->metric_add(c->st->metrics[RETENTION_METRIC_DELETED], manifest_label,
+		      (double)d->manifests);
+	h->metric_add(c->st->metrics[RETENTION_METRIC_BYTES], NULL, (double)d->bytes);
+	h->metric_add(c->st->metrics[RETENTION_METRIC_SKIPPED], tag_label, (double)d->skipped_tags);
+	h->metric_add(c->st->metrics[RETENTION_METRIC_SKIPPED], manifest_label,
+		      (double)d->skipped_manifests);
 }
 
 /* One repository: read, plan, print, delete. A negative return stops the run. */
@@ -292,8 +274,7 @@ static int run_repository(struct run_ctx *c, const char *repository)
 	struct retention_plan plan;
 	berth_error err = {0};
 	unsigned char *deleted = NULL;
-	size_t tags_done = 0, manifests_done = 0;
-	uint64_t bytes;
+	struct repo_done d = {0};
 	int rc;
 
 	rc = retention_collect(st->host, repository, &in, &err);
@@ -331,15 +312,20 @@ static int run_repository(struct run_ctx *c, const char *repository)
 		note_error(c, repository, &err);
 		goto out;
 	}
-	rc = delete_tags(c, &in, &plan, &tags_done);
+	rc = delete_tags(c, &in, &plan, &d.tags, &d.skipped_tags);
 	if (rc == 0)
-		rc = delete_manifests(c, &in, &plan, deleted, &manifests_done);
-	bytes = retention_bytes_freed(&in, deleted);
-	print_counts(c, "  deleted", tags_done, manifests_done, bytes);
-	count_metrics(c, tags_done, manifests_done, bytes);
-	c->t.tags += tags_done;
-	c->t.manifests += manifests_done;
-	c->t.bytes += bytes;
+		rc = delete_manifests(c, &in, &plan, deleted, &d.manifests, &d.skipped_manifests);
+	d.bytes = retention_bytes_freed(&in, deleted);
+	print_counts(c, "  deleted", d.tags, d.manifests, d.bytes);
+	if (d.skipped_tags + d.skipped_manifests > 0)
+		st->host->job_print(c->run, "  skipped %zu tag%s and %zu manifest%s: changed since "
+				    "the plan", d.skipped_tags, d.skipped_tags == 1 ? "" : "s",
+				    d.skipped_manifests, d.skipped_manifests == 1 ? "" : "s");
+	count_metrics(c, &d);
+	c->t.tags += d.tags;
+	c->t.manifests += d.manifests;
+	c->t.skipped += d.skipped_tags + d.skipped_manifests;
+	c->t.bytes += d.bytes;
 out:
 	free(deleted);
 	retention_plan_free(&plan);
@@ -352,14 +338,17 @@ static void finish(struct run_ctx *c, int rc)
 	struct retention_state *st = c->st;
 	const berth_host *h = st->host;
 	const char *result[1];
-	char detail[256], size[32];
+	char detail[256], size[32], skipped[64] = "";
 
+	if (c->t.skipped)
+		snprintf(skipped, sizeof(skipped), ", %zu skipped (changed since the plan)",
+			 c->t.skipped);
 	h->job_print(c->run, "%s %zu tag%s and %zu manifest%s, %s (%" PRIu64 " bytes), in %zu of %zu "
-		     "selected repositor%s%s",
+		     "selected repositor%s%s%s",
 		     c->dry ? "total: would delete" : "total: deleted", c->t.tags,
 		     c->t.tags == 1 ? "" : "s", c->t.manifests, c->t.manifests == 1 ? "" : "s",
 		     retention_format_bytes(c->t.bytes, size, sizeof(size)), c->t.bytes, c->t.changed,
-		     c->t.selected, c->t.selected == 1 ? "y" : "ies",
+		     c->t.selected, c->t.selected == 1 ? "y" : "ies", skipped,
 		     c->t.errors ? " (with errors)" : "");
 	result[0] = rc < 0 || c->t.errors ? "failed" : c->dry ? "dry_run" : "ok";
 	h->metric_add(st->metrics[RETENTION_METRIC_RUNS], result, 1);
@@ -367,8 +356,8 @@ static void finish(struct run_ctx *c, int rc)
 		return;
 	snprintf(detail, sizeof(detail),
 		 "{\"repositories\":%zu,\"tags\":%zu,\"manifests\":%zu,\"bytes\":%" PRIu64
-		 ",\"errors\":%zu}",
-		 c->t.changed, c->t.tags, c->t.manifests, c->t.bytes, c->t.errors);
+		 ",\"skipped\":%zu,\"errors\":%zu}",
+		 c->t.changed, c->t.tags, c->t.manifests, c->t.bytes, c->t.skipped, c->t.errors);
 	if (h->emit_event(st->self, "retention.run", NULL, NULL, NULL, detail) < 0)
 		h->log(st->self, BERTH_LOG_WARN, "the retention.run event was not queued");
 }
@@ -382,6 +371,8 @@ int retention_job_run(void *state, berth_job_run *run, berth_error *err)
 	int rc;
 
 	c.dry = h->job_dry_run(run) || !st->enforce;
+	c.conditional = BERTH_HOST_HAS(h, delete_manifest_if_untagged) && h->delete_tag_if &&
+			h->delete_manifest_if_untagged;
 	if (c.dry)
 		h->job_print(run, "dry run%s: nothing is deleted",
 			     st->enforce ? "" : " (enforce: false)");

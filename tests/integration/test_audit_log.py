@@ -6,7 +6,8 @@ locks locked/*), wrong credentials, an anonymous request, a pull refused
 by a pull gate (hello-scan) and login events from a plugin route; then every
 line of the audit file is read back and checked field by field: time
 (RFC 3339, UTC, milliseconds, recent), identity, client, action,
-repository, reference, digest (the pushed ones), outcome, reason. Acts seen
+repository, reference, digest (the pushed ones), outcome, reason, and for
+refusals the message the client got. Acts seen
 both as events and as requests must appear once, the login handshake's
 first 401 not at all, and no secret (the password, the Authorization
 value, a query string) anywhere in the file. Bad config values stop the
@@ -40,6 +41,14 @@ HOSTILE_ACCOUNT = 'ev"il\nname\\\x01\u2028}{"action":"push"'
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 BASE_FIELDS = ["time", "action", "outcome", "identity", "client", "repository", "reference",
                "digest", "reason"]
+
+
+def client_message(r):
+    """The OCI error message the client got: what a refusal line's message must say."""
+    errors = r.json().get("errors") or [{}]
+    message = errors[0].get("message")
+    expect_true(message, "the refusal carries a message: %s" % r.describe())
+    return message
 
 
 def push_blob(s, repo, data, headers=AUTH):
@@ -193,8 +202,10 @@ def main(checks):
         def denied_push():
             r = s.request("POST", "/v2/locked/app/blobs/uploads/", headers=AUTH)
             expect(r, 403, "DENIED")
+            # The reason stays the category; the message is the auth plugin's text.
+            expect_eq(client_message(r), "repository 'locked/app' is locked", "the 403's message")
             want(action="push", outcome="denied", repository="locked/app", reference=None,
-                 digest=None, reason="access denied", status=403,
+                 digest=None, reason="access denied", message=client_message(r), status=403,
                  path="/v2/locked/app/blobs/uploads/")
         checks.check("a push refused to a known user", denied_push)
 
@@ -204,20 +215,24 @@ def main(checks):
             expect(r, 401, "UNAUTHORIZED")
             want(action="pull", outcome="failure", identity="anonymous",
                  repository="team/app", reference="v1", digest=None,
-                 reason="credentials rejected", status=401, path="/v2/team/app/manifests/v1")
+                 reason="credentials rejected", message=client_message(r), status=401,
+                 path="/v2/team/app/manifests/v1")
             # docker login with a wrong password: GET /v2/ with credentials.
             r = s.get("/v2/", headers={"Authorization": "Basic " + WRONG_CREDENTIALS})
             expect(r, 401, "UNAUTHORIZED")
             want(action="login", outcome="failure", identity="anonymous", repository=None,
-                 reference=None, digest=None, reason="credentials rejected", status=401,
-                 path="/v2/")
+                 reference=None, digest=None, reason="credentials rejected",
+                 message=client_message(r), status=401, path="/v2/")
         checks.check("wrong credentials", wrong_credentials)
 
         def anonymous_request():
-            expect(s.get("/v2/team/app/tags/list"), 401, "UNAUTHORIZED")
+            r = s.get("/v2/team/app/tags/list")
+            expect(r, 401, "UNAUTHORIZED")
+            expect_eq(client_message(r), "authentication required for repository:team/app:pull",
+                      "the 401's message")
             want(action="list", outcome="denied", identity="anonymous", repository="team/app",
-                 reference=None, digest=None, reason="authentication required", status=401,
-                 path="/v2/team/app/tags/list")
+                 reference=None, digest=None, reason="authentication required",
+                 message=client_message(r), status=401, path="/v2/team/app/tags/list")
         checks.check("an anonymous request", anonymous_request)
 
         def gate_block():

@@ -8,7 +8,8 @@ secret; filters; events that queue while the receiver is down and arrive,
 once each, after Berth restarts (also after SIGKILL); the dead-letter file
 and the metrics after a receiver that always fails; a slow receiver that
 neither slows pushes nor delays another endpoint; bad config values refused
-with a clear message.
+by `berth config check` and by `berth serve` with the same message, at the
+line and column of the key.
 """
 import hashlib
 import hmac
@@ -720,55 +721,76 @@ def bad_config(checks, tmp, outputs):
         return {"queue_dir": q, "endpoints": [endpoint]}
 
     ok_url = "http://127.0.0.1:9/x"
-    # (label, config, message, caught by the schema, hence by `berth config check`)
+    # (label, config, message, the message's key: located at its line and column)
     cases = [
-        ("no endpoints", {"queue_dir": q}, "missing required key 'endpoints'", True),
+        ("no endpoints", {"queue_dir": q}, "missing required key 'endpoints'", None),
         ("top-level typo", {"queue_dri": q, "endpoints": [{"name": "a", "url": ok_url}]},
-         "unknown key 'queue_dri' (did you mean 'queue_dir'?)", True),
+         "unknown key 'queue_dri' (did you mean 'queue_dir'?)", None),
         ("endpoints not a list", {"queue_dir": q, "endpoints": "http://x"},
-         "invalid 'endpoints'", True),
+         "invalid 'endpoints'", None),
         ("no url", one_endpoint(name="bad", format="distribution"),
-         "endpoint 'bad': missing required key 'url'", False),
-        ("no name", one_endpoint(url=ok_url), "endpoints[0]: missing required key 'name'", False),
+         "endpoint 'bad': missing required key 'url'", "name"),
+        ("no name", one_endpoint(url=ok_url), "endpoints[0]: missing required key 'name'", "url"),
         ("endpoint typo", one_endpoint(name="bad", url=ok_url, retries=3),
-         "endpoint 'bad': unknown key 'retries'", False),
+         "endpoint 'bad': unknown key 'retries'", "retries"),
         ("bad format", one_endpoint(name="bad", url=ok_url, format="xml"),
-         "endpoint 'bad': invalid format 'xml': expected distribution or cloudevents", False),
+         "endpoint 'bad': invalid format 'xml': expected distribution or cloudevents", "format"),
         ("bad scheme", one_endpoint(name="bad", url="ftp://hooks.example/x"),
-         "invalid url 'ftp://hooks.example/x': the scheme must be http:// or https://", False),
+         "invalid url 'ftp://hooks.example/x': the scheme must be http:// or https://", "url"),
         ("credentials in url", one_endpoint(name="bad", url="https://me:pw@hooks.example/x"),
-         "no user:password@ in the URL", False),
+         "no user:password@ in the URL", "url"),
         ("bad action", one_endpoint(name="bad", url=ok_url, actions=["push", "Pull"]),
-         "actions[1]: invalid action 'Pull'", False),
+         "actions[1]: invalid action 'Pull'", "actions"),
         ("bad attempts", one_endpoint(name="bad", url=ok_url, max_attempts=0),
-         "invalid max_attempts 0", False),
+         "invalid max_attempts 0", "max_attempts"),
         ("bad duration", one_endpoint(name="bad", url=ok_url, timeout="soon"),
-         "invalid timeout 'soon': expected a duration", False),
+         "invalid timeout 'soon': expected a duration", "timeout"),
         ("same name twice", {"queue_dir": q, "endpoints": [{"name": "a", "url": ok_url},
                                                            {"name": "a", "url": ok_url}]},
-         "two endpoints are named 'a'", False),
+         "two endpoints are named 'a'", "name"),
+        ("unreadable ca_file", one_endpoint(name="bad", url="https://hooks.example/x",
+                                            ca_file=os.path.join(tmp, "no-such-ca.pem")),
+         "ca_file '%s' cannot be read" % os.path.join(tmp, "no-such-ca.pem"), "ca_file"),
     ]
-    for label, hook_config, message, schema_level in cases:
-        def one(hook_config=hook_config, message=message, label=label, schema_level=schema_level):
-            text = config(hook_config, label.replace(" ", "-"))
-            out = run_berth(["config", "check"], text, "check-" + label.replace(" ", "-"))
-            if out.returncode != 0:
-                expect_true(message in out.stderr, "berth config check says %r: %r" % (message, out.stderr))
-            elif schema_level:
-                fail("berth config check accepted a config with %s: %s" % (label, out.stdout))
-            else:
-                # This core's `config check` validates schemas only; create()'s
-                # checks run when the server starts.
-                print("# berth config check does not run create(): '%s' is caught by berth serve" % label)
-            serve = run_berth(["serve"], text, "serve-" + label.replace(" ", "-"))
-            outputs.append((label, out.stderr + serve.stderr + serve.stdout))
+    for label, hook_config, message, key in cases:
+        def one(hook_config=hook_config, message=message, label=label, key=key):
+            name = "bad-" + label.replace(" ", "-")
+            text = config(hook_config, name)
+            path = os.path.join(tmp, name + ".yaml")
+            # The same file for both, so both messages name the same place.
+            check = run_berth(["config", "check"], text, name)
+            outputs.append((label + " (config check)", check.stdout + check.stderr))
+            expect_true(check.returncode != 0,
+                        "berth config check refuses %s: %r" % (label, check.stdout))
+            expect_true(message in check.stderr,
+                        "berth config check says %r: %r" % (message, check.stderr))
+            expect_true("plugin 'hooks'" in check.stderr, "config check names the instance")
+            expect_true(not os.path.exists(q), "config check created no queue folder")
+            lines = [l for l in check.stderr.splitlines() if message in l]
+            if key is not None:
+                # Where the mistake is written: FILE:LINE:COLUMN of the key.
+                pos = re.search(r"%s:(\d+):(\d+): " % re.escape(path), lines[0])
+                expect_true(pos, "the message points at the line and column: %r" % lines[0])
+                line_no, column = int(pos.group(1)), int(pos.group(2))
+                with open(path) as f:
+                    written = f.read().splitlines()[line_no - 1]
+                expect_true(written[column - 1:].lstrip("- ").startswith(key + ":"),
+                            "%s:%d:%d is the key %r: %r" % (path, line_no, column, key, written))
+            serve = run_berth(["serve"], text, name)
+            outputs.append((label, serve.stderr + serve.stdout))
             expect_true(serve.returncode != 0, "berth serve refuses the config with %s" % label)
             expect_true(message in serve.stderr + serve.stdout,
                         "berth serve says %r: %r" % (message, (serve.stderr + serve.stdout)[-600:]))
             expect_true("plugin 'hooks'" in serve.stderr + serve.stdout, "the message names the instance")
-            expect_true(re.search(r"%s\.yaml:\d+" % re.escape("serve-" + label.replace(" ", "-")),
-                                  serve.stderr + serve.stdout), "the message points at the YAML")
-        checks.check("bad config refused with a clear message: %s" % label, one)
+            expect_true(re.search(r"%s\.yaml:\d+" % re.escape(name), serve.stderr + serve.stdout),
+                        "the message points at the YAML")
+            if key is not None:
+                # The plugin's own message, position included, is the same for both.
+                detail = lines[0][lines[0].index(path + ":" + pos.group(1) + ":"):]
+                expect_true(detail in serve.stderr + serve.stdout,
+                            "berth serve gives the message of config check %r: %r"
+                            % (detail, serve.stderr[-600:]))
+        checks.check("bad config refused by config check and serve: %s" % label, one)
 
 
 def main(checks):

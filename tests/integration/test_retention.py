@@ -16,7 +16,13 @@ ruled by pulls. Then:
   count what was deleted;
 - pull times survive a restart: keep_last_pulled keeps what was pulled
   before the restart;
-- `berth job run retention` (real) deletes beside the running server.
+- `berth job run retention` (real) deletes beside the running server;
+- what pushes change between the plan and the deletes is skipped: the job
+  process is held right after it printed the first line of its plan (its
+  stdout is a pipe the test keeps full), a tag is moved and manifests are
+  tagged through the server, then the run goes on and must leave them;
+- config mistakes are refused by `berth config check` and `berth job run`
+  with the same FILE:LINE:COLUMN message.
 """
 import gzip
 import io
@@ -28,6 +34,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 
 from berth_harness import (BERTH_BIN, OCI_INDEX, OCI_MANIFEST, PLUGIN_DIR, SOURCE_DIR, Server,
@@ -302,6 +309,154 @@ def auth_checks(checks, tmp):
 
 # ---------------------------------------------------------------------------
 
+RACE_REPO = "race/app"
+
+
+def full_pipe():
+    """A pipe whose buffer is full: whoever writes to it waits until the test reads."""
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    for chunk in (b"\n" * 4096, b"\n"):
+        try:
+            while True:
+                os.write(w, chunk)
+        except BlockingIOError:
+            pass
+    os.set_blocking(w, True)
+    return r, w
+
+
+def changed_since_plan(checks, tmp):
+    """A push between the plan and the deletes: the run skips what it changed."""
+    root = os.path.join(tmp, "race-root")
+    events = os.path.join(tmp, "race-events.jsonl")
+    config = {"plugins": [
+        {"use": "storage-fs", "config": {"root": root}},
+        {"use": "hello-notify", "config": {"path": events}},
+        {"use": "retention", "config": {"policies": [
+            {"name": "ci", "repositories": ["race/**"], "tags": ["ci-*"], "keep_last_pushed": 0},
+            {"name": "untagged", "repositories": ["race/**"], "untagged": {"delete": True}}]}},
+    ]}
+    s = checks.watch(Server(tmpdir=tmp, config=config, root=root, name="race"))
+    st = {}
+    try:
+        s.start()
+
+        def setup():
+            st["a"] = s.push_image(RACE_REPO, tag="ci-1", seed="race-a")[1]
+            st["b"] = s.push_image(RACE_REPO, tag="ci-2", seed="race-b")[1]
+            st["c"] = s.push_image(RACE_REPO, seed="race-c")[1]
+            amd, _ = s.push_image(RACE_REPO, seed="race-amd64")
+            arm, _ = s.push_image(RACE_REPO, seed="race-arm64")
+            st["children"] = [digest_of(amd), digest_of(arm)]
+            index = canonical_json({
+                "schemaVersion": 2, "mediaType": OCI_INDEX,
+                "manifests": [dict(descriptor(c), platform={"architecture": a, "os": "linux"})
+                              for a, c in (("amd64", amd), ("arm64", arm))]})
+            expect(s.put_manifest(RACE_REPO, digest_of(index), index, OCI_INDEX), 201)
+            st["index"] = (index, digest_of(index))
+            plan = parse_json_plan(expect(s.get("/berth/v1/retention/plan"), 200).json())
+            expect_eq(plan, {RACE_REPO: {
+                "tags": {"ci-1": st["a"], "ci-2": st["b"]},
+                "manifests": {st["a"], st["b"], st["c"], st["index"][1]} | set(st["children"])}},
+                "the plan before the run")
+        checks.check("race/app: two CI tags, an untagged image and an untagged index", setup)
+
+        def run_held():
+            r, w = full_pipe()
+            p = subprocess.Popen([BERTH_BIN, "job", "run", "retention", "-c", s.config_path],
+                                 stdout=w, stderr=subprocess.PIPE, text=True, cwd=tmp)
+            os.close(w)
+            out = []
+            reader = None
+            try:
+                # The line is logged just before it is written to stdout, where the job
+                # waits: the plan is made, nothing is deleted yet.
+                log = []
+                for line in p.stderr:
+                    log.append(line)
+                    if "job retention: %s: " % RACE_REPO in line:
+                        break
+                else:
+                    fail("the job never printed its plan:\n" + "".join(log))
+                time.sleep(0.3)
+                expect_eq(p.poll(), None, "the job waits on its full stdout")
+                # The pushes the run must not undo.
+                st["d"] = s.push_image(RACE_REPO, tag="ci-1", seed="race-d")[1]
+                c_body = expect(manifest_status(s, RACE_REPO, st["c"]), 200).body
+                expect(s.put_manifest(RACE_REPO, "pinned", c_body, OCI_MANIFEST), 201)
+                expect(s.put_manifest(RACE_REPO, "pinned-index", st["index"][0], OCI_INDEX), 201)
+
+                def drain():
+                    with os.fdopen(r, "rb") as f:
+                        out.append(f.read())
+                reader = threading.Thread(target=drain, daemon=True)
+                reader.start()
+                rest = p.stderr.read()
+                rc = p.wait(timeout=CLI_TIMEOUT)
+            finally:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+                if reader is None:
+                    os.close(r)
+            reader.join(timeout=30)
+            text = out[0].decode() if out else ""
+            lines = [l for l in text.splitlines() if l.strip()]
+            if rc != 0:
+                fail("the run failed (%d):\n%s\n%s" % (rc, "\n".join(lines), "".join(log) + rest))
+            st["out"] = lines
+        checks.check("berth job run is held between its plan and its deletes", run_held)
+
+        def skipped_reported():
+            lines = st.get("out", [])
+            text = "\n".join(lines)
+            expect_true(re.search(r"^%s: skipped tag ci-1: it changed since the plan \(tag 'ci-1' "
+                                  r"of '%s' now names %s\)$" % (RACE_REPO, RACE_REPO, st["d"]),
+                                  text, re.M) is not None, "the moved tag is reported:\n" + text)
+            for d in (st["c"], st["index"][1]):
+                expect_true("%s: skipped manifest %s: it was tagged since the plan"
+                            % (RACE_REPO, d) in lines,
+                            "the manifest tagged meanwhile is reported:\n" + text)
+            for d in st["children"]:
+                expect_true("%s: skipped manifest %s: what holds it was tagged since the plan"
+                            % (RACE_REPO, d) in lines,
+                            "a child of the tagged index is reported:\n" + text)
+            expect_true("  deleted 1 tag and 2 manifests, " in text, "what was deleted:\n" + text)
+            expect_true("  skipped 1 tag and 4 manifests: changed since the plan" in lines,
+                        "the repository's skipped count:\n" + text)
+            total = [l for l in lines if l.startswith("total: deleted")]
+            expect_true(len(total) == 1 and ", 5 skipped (changed since the plan)" in total[0]
+                        and "(with errors)" not in total[0], "the total: %r" % total)
+            runs = [e for e in read_events(events, lambda evs: any(
+                e["type"] == "retention.run" for e in evs)) if e["type"] == "retention.run"]
+            expect_eq([(e["detail"]["tags"], e["detail"]["manifests"], e["detail"]["skipped"],
+                        e["detail"]["errors"]) for e in runs], [(1, 2, 5, 0)],
+                      "the retention.run event: tags, manifests, skipped, errors")
+        checks.check("the run reports and counts what changed, and succeeds", skipped_reported)
+
+        def registry_after():
+            r = expect(manifest_status(s, RACE_REPO, "ci-1"), 200)
+            expect_eq(r.header("Docker-Content-Digest"), st["d"], "ci-1 names the new push")
+            expect(manifest_status(s, RACE_REPO, "ci-2"), 404, "MANIFEST_UNKNOWN")
+            # a: the moved tag's old image, untagged by the push: the plan's to delete.
+            for d in (st["a"], st["b"]):
+                expect(manifest_status(s, RACE_REPO, d), 404, "MANIFEST_UNKNOWN")
+            r = expect(manifest_status(s, RACE_REPO, "pinned"), 200)
+            expect_eq(r.header("Docker-Content-Digest"), st["c"], "pinned")
+            r = expect(manifest_status(s, RACE_REPO, "pinned-index"), 200)
+            expect_eq(r.header("Docker-Content-Digest"), st["index"][1], "pinned-index")
+            for d in st["children"]:
+                expect(manifest_status(s, RACE_REPO, d), 200)
+            listed = expect(s.get("/v2/%s/tags/list" % RACE_REPO), 200).json()["tags"]
+            expect_eq(sorted(listed), ["ci-1", "pinned", "pinned-index"], "tags left")
+        checks.check("the moved tag and the tagged manifests are still there", registry_after)
+
+        checks.check("server exits 0 on SIGTERM", s.stop_clean)
+    finally:
+        s.kill()
+
+
 def main(checks):
     if not shutil.which("skopeo"):
         if os.environ.get("CI") == "true":
@@ -572,6 +727,7 @@ def main(checks):
             runs = [e for e in evs if e["type"] == "retention.run"]
             expect_eq(len(runs), 1, "one retention.run event")
             expect_eq(runs[0]["detail"]["manifests"], len(want_digests), "its manifest count")
+            expect_eq(runs[0]["detail"]["skipped"], 0, "its skipped count")
         checks.check("every delete reached the notifier with retention as identity", delete_events)
 
         def metrics_and_rerun():
@@ -582,6 +738,9 @@ def main(checks):
                       "manifests metric")
             expect_eq(metric(s, "berth_retention_bytes_total"), st["bytes"], "bytes metric")
             expect_eq(metric(s, "berth_retention_runs_total", 'result="ok"'), 1, "one ok run")
+            for kind in ("tag", "manifest"):
+                expect_eq(metric(s, "berth_retention_skipped_total", 'kind="%s"' % kind), 0,
+                          "nothing changed during the run: no %s skipped" % kind)
             doc = expect(s.request("POST", "/berth/v1/jobs/retention?dry_run=1"), 200).json()
             expect_eq(doc["result"], "ok", "dry run result")
             expect_true("total: would delete 0 tags and 0 manifests" in " ".join(doc["output"]),
@@ -619,24 +778,55 @@ def main(checks):
             expect(manifest_status(s, REPO, "ci-5"), 200)
         checks.check("a registry that refuses deletes fails the run, nothing deleted", deletes_disabled)
 
-        def bad_config():
-            bad = os.path.join(tmp, "bad.yaml")
-            cfg = open(s.config_path).read().replace("keep_last_pushed: 2", "keep_last_push: 2")
-            with open(bad, "w") as f:
-                f.write(cfg)
-            p = subprocess.run([BERTH_BIN, "job", "run", "retention", "--dry-run", "-c", bad],
+        def config_check_ok():
+            p = subprocess.run([BERTH_BIN, "config", "check", "-c", s.config_path],
                                capture_output=True, text=True, timeout=CLI_TIMEOUT, cwd=tmp)
-            expect_eq(p.returncode, 1, "exit status with a typo in a policy")
-            expect_true(re.search(r"bad\.yaml:\d+:\d+: policy 'ci': unknown key 'keep_last_push' "
-                                  r"\(did you mean 'keep_last_pushed'\?\)", p.stderr) is not None,
-                        "message names file, line and key:\n" + p.stderr)
-        checks.check("a typo in a policy stops berth with file:line and the key", bad_config)
+            expect_eq(p.returncode, 0, "berth config check of the test's config:\n" + p.stderr)
+            expect_true("retention: retention" in p.stdout, "the instance is listed:\n" + p.stdout)
+        checks.check("berth config check accepts the policies", config_check_ok)
+
+        bad_cases = [
+            ("keep_last_pushed: 2", "keep_last_push: 2",
+             r"policy 'ci': unknown key 'keep_last_push' \(did you mean 'keep_last_pushed'\?\)"),
+            ("keep_last_pulled: 2", "keep_last_pulled: 2\n{indent}keep_pulled_within: 3 weeks",
+             r"policy 'pulled': 'keep_pulled_within' must be a number of days \(30\) or a "
+             r"duration \(30d, 12h, 90m, 2w\), not '3 weeks'"),
+            ("keep_minors: 2", "keep_minors: -1", r"policy 'releases': "),
+            ('- "release-*"', '- "re:[unclosed"',
+             r"policy 'ci': 'tags': invalid regular expression '\[unclosed': "),
+        ]
+        for old, new_text, message in bad_cases:
+            def bad_config(old=old, new_text=new_text, message=message):
+                bad = os.path.join(tmp, "bad.yaml")
+                cfg = open(s.config_path).read()
+                expect_true(old in cfg, "%r is in the config" % old)
+                at = cfg.index(old)
+                indent = " " * (at - cfg.rindex("\n", 0, at) - 1)
+                with open(bad, "w") as f:
+                    f.write(cfg.replace(old, new_text.format(indent=indent), 1))
+                where = r"bad\.yaml:(\d+):(\d+): "
+                check = subprocess.run([BERTH_BIN, "config", "check", "-c", bad],
+                                       capture_output=True, text=True, timeout=CLI_TIMEOUT, cwd=tmp)
+                expect_eq(check.returncode, 1, "berth config check exit status")
+                m = re.search(where + message, check.stderr)
+                expect_true(m is not None, "config check names file, line, column and key:\n"
+                            + check.stderr)
+                expect_true("plugin 'retention'" in check.stderr, "the instance is named")
+                p = subprocess.run([BERTH_BIN, "job", "run", "retention", "--dry-run", "-c", bad],
+                                   capture_output=True, text=True, timeout=CLI_TIMEOUT, cwd=tmp)
+                expect_eq(p.returncode, 1, "berth job run exit status")
+                # The same message, at the same place.
+                line = check.stderr[m.start():].splitlines()[0]
+                expect_true(line in p.stderr, "berth job run says %r:\n%s" % (line, p.stderr))
+            checks.check("config check and job run refuse %r with file:line:column" % new_text,
+                         bad_config)
 
         def stops_cleanly():
             s.stop_clean()
         checks.check("server exits 0 on SIGTERM", stops_cleanly)
 
         auth_checks(checks, tmp)
+        changed_since_plan(checks, tmp)
 
         def shipped_fragment():
             conf = os.path.join(tmp, "shipped", "conf.d")

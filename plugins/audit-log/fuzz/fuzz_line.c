@@ -1,12 +1,12 @@
 /*
  * fuzz_line.c - the audit line formatter with arbitrary bytes in every
- * field (names, identities, paths and reasons come from clients and
- * plugins): the line must be one line, end in '\n', parse as a JSON object,
+ * field (names, identities, paths, reasons and refusal messages come from
+ * clients and plugins): the line must be one line, end in '\n', parse as a JSON object,
  * and give back each field exactly when the field was valid UTF-8 and short
  * enough not to be cut.
  *
  * Input: fields separated by NUL bytes, in the order identity, client,
- * repository, reference, digest, reason, path, then scopes.
+ * repository, reference, digest, reason, path, message, then scopes.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,7 +16,7 @@
 
 #include "../audit.h"
 
-#define FIELDS 7
+#define FIELDS 8
 
 static int valid_utf8(const char *s)
 {
@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const keys[FIELDS] = {"identity", "client", "repository", "reference",
-						 "digest", "reason", "path"};
+						 "digest", "reason", "path", "message"};
 	char *copy = malloc(size + 1);
 	const char *field[FIELDS + AUDIT_SCOPES_MAX] = {0};
 	struct audit_record r = {.time_ms = 1714564800123LL, .action = "pull",
@@ -60,6 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.digest = field[4];
 	r.reason = field[5];
 	r.path = field[6];
+	r.message = field[7];
 	if (n > FIELDS) {
 		r.has_scopes = 1;
 		for (size_t i = FIELDS; i < n; i++)

@@ -100,6 +100,9 @@ static void test_request_and_login_fields(void)
 
 	CHECK_INT(json_integer_value(json_object_get(doc, "status")), 403);
 	CHECK_STR(str(doc, "path"), "/v2/locked/app/blobs/uploads/");
+	/* A request line always has a message: null when the host gave none. */
+	CHECK(json_object_get(doc, "message") != NULL);
+	CHECK(json_is_null(json_object_get(doc, "message")));
 	CHECK_INT(json_array_size(json_object_get(doc, "scopes")), 2);
 	CHECK_STR(json_string_value(json_array_get(json_object_get(doc, "scopes"), 1)),
 		  "repository:b:pull,push");
@@ -157,6 +160,31 @@ static void test_hostile_strings(void)
 	}
 }
 
+/* A client's text echoed in an error message cannot forge fields either. */
+static void test_hostile_message(void)
+{
+	static const char *const hostile[] = {
+		"repository name 'a\"},{\"outcome\":\"success' is invalid",
+		"manifest 'x\ny' is unknown\r\n{\"forged\":true}",
+		"tab\there\x01\x1f\x7f \xe2\x80\xa8",
+	};
+	for (size_t i = 0; i < sizeof(hostile) / sizeof(hostile[0]); i++) {
+		struct audit_record r = {.time_ms = 5, .action = "push", .outcome = "denied",
+					 .reason = "access denied", .status = 403,
+					 .path = "/v2/a/manifests/x", .message = hostile[i]};
+		char *text = NULL;
+		json_t *doc = round_trip(&r, &text);
+
+		CHECK_STR(str(doc, "message"), hostile[i]);
+		CHECK_STR(str(doc, "reason"), "access denied");
+		CHECK_STR(str(doc, "outcome"), "denied");
+		CHECK(strchr(text, '\n') == text + strlen(text) - 1);
+		CHECK_INT(json_object_size(doc), 12);
+		json_decref(doc);
+		free(text);
+	}
+}
+
 static void test_escapes_exact(void)
 {
 	struct audit_record r = {.time_ms = 0, .action = "a", .outcome = "o",
@@ -208,16 +236,20 @@ static void test_long_fields(void)
 		memcpy(big + i, "\xe2\x82\xac", 3);
 	big[n - (n - 1) % 3] = '\0';
 	r.path = big;
+	r.status = 403;
+	r.message = big;
 	doc = round_trip(&r, NULL);
-	got = str(doc, "path");
-	CHECK(got != NULL);
-	if (got) {
-		size_t len = strlen(got);
-		CHECK(len <= AUDIT_FIELD_MAX + 3);
-		CHECK(len > AUDIT_FIELD_MAX - 4);
-		CHECK(strcmp(got + len - 3, "...") == 0);
-		/* Cut between characters: no U+FFFD from a split sequence. */
-		CHECK(strstr(got, "\xef\xbf\xbd") == NULL);
+	for (int field = 0; field < 2; field++) {
+		got = str(doc, field ? "message" : "path");
+		CHECK(got != NULL);
+		if (got) {
+			size_t len = strlen(got);
+			CHECK(len <= AUDIT_FIELD_MAX + 3);
+			CHECK(len > AUDIT_FIELD_MAX - 4);
+			CHECK(strcmp(got + len - 3, "...") == 0);
+			/* Cut between characters: no U+FFFD from a split sequence. */
+			CHECK(strstr(got, "\xef\xbf\xbd") == NULL);
+		}
 	}
 	json_decref(doc);
 	free(big);
@@ -230,6 +262,7 @@ int main(void)
 	test_request_and_login_fields();
 	test_times();
 	test_hostile_strings();
+	test_hostile_message();
 	test_escapes_exact();
 	test_invalid_utf8();
 	test_long_fields();

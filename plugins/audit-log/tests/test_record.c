@@ -254,8 +254,10 @@ static void test_requests(void)
 	q.path = "/v2/locked/app/blobs/uploads/";
 	q.repository = "locked/app";
 	q.reference = "";
+	q.error_message = "not allowed to push to locked/app";
 	CHECK_INT(audit_record_from_request(&defaults, &q, &r), 1);
 	doc = line_of(&r);
+	CHECK_STR(str(doc, "message"), "not allowed to push to locked/app");
 	CHECK_STR(str(doc, "action"), "push");
 	CHECK_STR(str(doc, "outcome"), "denied");
 	CHECK_STR(str(doc, "identity"), "ci");
@@ -273,6 +275,11 @@ static void test_requests(void)
 	CHECK_STR(r.action, "pull");
 	CHECK_STR(r.outcome, "failure");
 	CHECK_STR(r.reason, "credentials rejected");
+	/* No message from the host: the line says null, the reason is unchanged. */
+	CHECK(r.message == NULL);
+	doc = line_of(&r);
+	CHECK(json_is_null(json_object_get(doc, "message")));
+	json_decref(doc);
 	q.has_credentials = 0;
 	CHECK_INT(audit_record_from_request(&defaults, &q, &r), 1);
 	CHECK_STR(r.outcome, "denied");
