@@ -274,6 +274,13 @@ static int link_ok(fsck_state *f, const char *repo, const char *what, const char
 
 	f->r->links++;
 	digest_format(want, ds);
+	if (!storage_exists(link_key)) {
+		/* The folder is made before its link is renamed into place: a
+		 * crash in between leaves it, and nothing reads it as a link. */
+		note(f, dir_key, "%s: %s folder %s has no link (a write that did not finish)", repo,
+		     what, ds);
+		return 0;
+	}
 	if (storage_read_link(link_key, &got, &err) != 0) {
 		problem(f, dir_key, "%s: %s %s: link unreadable (%s)", repo, what, ds, err.message);
 		return 0;
@@ -410,6 +417,12 @@ static int check_tags(fsck_state *f, const char *repo, berth_error *err)
 		f->r->tags++;
 		layout_tag_dir(tdir, repo, tags.v[i]);
 		layout_tag_current(cur, repo, tags.v[i]);
+		if (!storage_exists(cur)) {
+			note(f, tdir, "%s: tag %s has no current link (a write or delete that did "
+				      "not finish)",
+			     repo, tags.v[i]);
+			continue;
+		}
 		if (storage_read_link(cur, &d, &e2) != 0) {
 			problem(f, tdir, "%s: tag %s: current link unreadable (%s)", repo, tags.v[i],
 				e2.message);

@@ -331,12 +331,15 @@ static int store_manifest(http_request *req, const manifest_upload *mu, const di
 		if (rc != 0)
 			return rc;
 	}
+	/* current before index: the tag folder appears with its current link,
+	 * so a crash in between never lists a tag that does not resolve (the
+	 * index is only the tag's history). */
 	if (mu->kind == REF_TAG) {
-		layout_tag_index_link(key, req->rt.name, req->rt.ref, d);
+		layout_tag_current(key, req->rt.name, req->rt.ref);
 		rc = storage_write_link(key, d, err);
 		if (rc != 0)
 			return rc;
-		layout_tag_current(key, req->rt.name, req->rt.ref);
+		layout_tag_index_link(key, req->rt.name, req->rt.ref, d);
 		rc = storage_write_link(key, d, err);
 		if (rc != 0)
 			return rc;

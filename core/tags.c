@@ -66,9 +66,31 @@ int tags_collect(const char *name, name_list *out, berth_error *err)
 	return rc;
 }
 
+/*
+ * The tags after `last` that resolve, at most n + 1 (all when n < 0). A tag
+ * folder appears before its current link is renamed into it, so a crash
+ * (or a delete under way) can leave one without: it is not listed. Only
+ * the candidates of the page are checked, so a page costs n + 1 lookups
+ * whatever the number of tags.
+ */
+static int resolvable_page(const char *name, const name_list *tags, const char *last, long n,
+			   name_list *page)
+{
+	for (size_t i = 0; i < tags->n && (n < 0 || page->n < (size_t)n + 1); i++) {
+		layout_key cur;
+		if (last && strcmp(tags->v[i], last) <= 0)
+			continue;
+		if (layout_tag_current(cur, name, tags->v[i]) != 0 || !storage_exists(cur))
+			continue;
+		if (name_list_add(page, tags->v[i]) != 0)
+			return BERTH_E_NOMEM;
+	}
+	return 0;
+}
+
 void tags_list(http_request *req)
 {
-	name_list tags = {0};
+	name_list tags = {0}, page = {0};
 	berth_error err = {0};
 	const char *last;
 	char path[LAYOUT_KEY_MAX];
@@ -88,11 +110,18 @@ void tags_list(http_request *req)
 				    err.message);
 		goto out;
 	}
+	rc = resolvable_page(req->rt.name, &tags, last, n, &page);
+	if (rc != 0) {
+		http_respond_status(req, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
+				    "out of memory listing tags");
+		goto out;
+	}
 	doc = json_object();
 	json_object_set_new(doc, "name", json_string(req->rt.name));
 	snprintf(path, sizeof(path), "/v2/%s/tags/list", req->rt.name);
-	registry_respond_page(req, doc, "tags", &tags, n, last, path);
+	registry_respond_page(req, doc, "tags", &page, n, NULL, path);
 	json_decref(doc);
 out:
+	name_list_free(&page);
 	name_list_free(&tags);
 }

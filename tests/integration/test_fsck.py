@@ -106,6 +106,11 @@ def main(checks):
             os.makedirs(udir)
             with open(os.path.join(udir, "startedat"), "w") as f:
                 f.write("2026-01-01T00:00:00Z")
+            # 10. what a crash while writing a tag leaves: its folder and a temp file
+            half = os.path.join(v2, "repositories", "team", "d", "_manifests", "tags", "half", "current")
+            os.makedirs(half)
+            with open(os.path.join(half, ".link.tmp-0123456789abcdef"), "w") as f:
+                f.write("sha256:")
             # 9. a layer link team/d's manifest needs, gone
             d_layer = json.loads(st["team/d"][0])["layers"][1]["digest"]
             shutil.rmtree(os.path.join(v2, "repositories", "team", "d", "_layers", "sha256", d_layer[7:]))
@@ -123,6 +128,7 @@ def main(checks):
             (None, "tag ghost points at"),
             (None, "note: team/d: upload 01234567-89ab-4def-8123-456789abcdef lacks its data"),
             ("d_layer", "which the repository does not link"),
+            (None, "note: team/d: tag half has no current link"),
         ]
 
         def check_finds_all():
@@ -140,6 +146,10 @@ def main(checks):
                     expect_true(needle in text, "reported: %s\n%s" % (needle, text))
             expect_true(all(l.startswith(("broken", "note")) for l in lines), "a check repairs nothing")
             expect_eq(snapshot(root), before, "a check changes nothing on disk")
+            s.start()
+            tags = expect(s.get("/v2/team/d/tags/list"), 200).json()["tags"]
+            expect_true("half" not in tags, "a tag without a current link is never listed: %s" % tags)
+            s.stop_clean()
         checks.check("fsck names every problem, exits 4 and changes nothing", check_finds_all)
 
         def repair():
