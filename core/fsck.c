@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "digest.h"
 #include "errors.h"
@@ -126,44 +125,34 @@ static int digest_from(int alg, const char *hex, digest *d)
 /* Blobs                                                                    */
 /* ------------------------------------------------------------------------ */
 
+typedef struct hashing {
+	digest_ctx *c;
+	uint64_t bytes;
+} hashing;
+
+static int hash_piece(void *ctx, const void *data, size_t len)
+{
+	hashing *h = ctx;
+
+	h->bytes += len;
+	return digest_ctx_update(h->c, data, len) != 0;
+}
+
 /* 1 when the stored bytes hash to d, 0 when not, < 0 when unreadable. */
 static int blob_hashes_to(fsck_state *f, const char *key, const digest *d)
 {
-	berth_read_handle h = {.fd = -1};
+	hashing h = {.c = digest_ctx_new(d->alg)};
 	berth_error err = {0};
-	digest_ctx *c = digest_ctx_new(d->alg);
 	digest got;
-	char *buf = malloc(256 * 1024);
-	uint64_t off = 0;
 	int rc;
 
-	if (!c || !buf) {
-		rc = BERTH_E_NOMEM;
-		goto out;
-	}
-	rc = storage_open_read(key, 0, &h, &err);
-	if (rc != 0)
-		goto out;
-	while (off < h.size) {
-		size_t want = h.size - off < 256 * 1024 ? (size_t)(h.size - off) : 256 * 1024;
-		ssize_t n = h.fd >= 0 ? pread(h.fd, buf, want, (off_t)off)
-				      : storage_read_at(h.stream, off, buf, want, &err);
-		if (n <= 0) {
-			rc = BERTH_E_IO;
-			goto out;
-		}
-		digest_ctx_update(c, buf, (size_t)n);
-		off += (uint64_t)n;
-	}
-	f->r->bytes_hashed += off;
-	rc = digest_ctx_final(c, &got) == 0 && digest_equal(&got, d) ? 1 : 0;
-out:
-	if (h.fd >= 0)
-		close(h.fd);
-	else if (h.stream)
-		storage_read_close(h.stream);
-	digest_ctx_free(c);
-	free(buf);
+	if (!h.c)
+		return BERTH_E_NOMEM;
+	rc = storage_stream(key, UINT64_MAX, BERTH_E_TOO_LARGE, hash_piece, &h, &err);
+	f->r->bytes_hashed += h.bytes;
+	if (rc == 0)
+		rc = digest_ctx_final(h.c, &got) == 0 && digest_equal(&got, d) ? 1 : 0;
+	digest_ctx_free(h.c);
 	return rc;
 }
 

@@ -14,9 +14,7 @@
 #include "plugin_data.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "errors.h"
 #include "layout.h"
@@ -97,11 +95,7 @@ int plugin_data_write(const berth_instance *self, const char *key, const void *d
 int plugin_data_read(const berth_instance *self, const char *key, uint64_t max,
 		     berth_bytes_fn fn, void *ctx, berth_error *err)
 {
-	berth_read_handle h = {.fd = -1};
 	layout_key k;
-	char *buf = NULL;
-	size_t cap = 256 * 1024;
-	uint64_t off = 0;
 	int rc;
 
 	if (!fn)
@@ -109,41 +103,7 @@ int plugin_data_read(const berth_instance *self, const char *key, uint64_t max,
 	rc = full_key(self, key, 0, k, err);
 	if (rc != 0)
 		return rc;
-	rc = storage_open_read(k, 0, &h, err);
-	if (rc != 0)
-		return rc;
-	if (h.size > max) {
-		rc = error_set(err, BERTH_E_RANGE, "'%s' is %llu bytes, over the %llu asked for",
-			       key, (unsigned long long)h.size, (unsigned long long)max);
-		goto out;
-	}
-	if (h.size < cap)
-		cap = h.size > 0 ? (size_t)h.size : 1;
-	buf = malloc(cap);
-	if (!buf) {
-		rc = error_set(err, BERTH_E_NOMEM, "out of memory");
-		goto out;
-	}
-	while (off < h.size) {
-		size_t want = h.size - off < cap ? (size_t)(h.size - off) : cap;
-		ssize_t n = h.fd >= 0 ? pread(h.fd, buf, want, (off_t)off)
-				      : storage_read_at(h.stream, off, buf, want, err);
-		if (n <= 0) {
-			rc = n < 0 && h.fd < 0 ? (int)n
-					       : error_set(err, BERTH_E_IO, "cannot read '%s'", key);
-			goto out;
-		}
-		off += (uint64_t)n;
-		if (fn(ctx, buf, (size_t)n))
-			break;
-	}
-out:
-	free(buf);
-	if (h.fd >= 0)
-		close(h.fd);
-	else if (h.stream)
-		storage_read_close(h.stream);
-	return rc;
+	return storage_stream(k, max, BERTH_E_RANGE, fn, ctx, err);
 }
 
 int plugin_data_remove(const berth_instance *self, const char *key, berth_error *err)

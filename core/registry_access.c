@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "catalog_index.h"
 #include "errors.h"
@@ -112,11 +111,6 @@ int access_read_blob(const char *repository, const char *digest_s, uint64_t max,
 {
 	layout_key key;
 	digest d;
-	berth_read_handle h = {.fd = -1};
-	char *buf = NULL;
-	size_t cap = 256 * 1024;
-	uint64_t off = 0;
-	int rc;
 
 	if (!repository || !repo_name_valid(repository))
 		return error_set(err, BERTH_E_NAME, "invalid repository name");
@@ -129,40 +123,7 @@ int access_read_blob(const char *repository, const char *digest_s, uint64_t max,
 		return error_set(err, BERTH_E_NOT_FOUND, "blob %s is unknown to repository '%s'",
 				 digest_s, repository);
 	layout_blob_data(key, &d);
-	rc = storage_open_read(key, 0, &h, err);
-	if (rc != 0)
-		return rc;
-	if (h.size > max) {
-		rc = error_set(err, BERTH_E_TOO_LARGE, "blob %s is %llu bytes, over the %llu asked for",
-			       digest_s, (unsigned long long)h.size, (unsigned long long)max);
-		goto out;
-	}
-	buf = malloc(cap);
-	if (!buf) {
-		rc = error_set(err, BERTH_E_NOMEM, "out of memory");
-		goto out;
-	}
-	while (off < h.size) {
-		size_t want = h.size - off < cap ? (size_t)(h.size - off) : cap;
-		ssize_t n = h.fd >= 0 ? pread(h.fd, buf, want, (off_t)off)
-				      : storage_read_at(h.stream, off, buf, want, err);
-		if (n <= 0) {
-			rc = n < 0 && h.fd < 0 ? (int)n
-					       : error_set(err, BERTH_E_IO, "cannot read blob %s",
-							   digest_s);
-			goto out;
-		}
-		off += (uint64_t)n;
-		if (fn(ctx, buf, (size_t)n))
-			break;
-	}
-out:
-	free(buf);
-	if (h.fd >= 0)
-		close(h.fd);
-	else if (h.stream)
-		storage_read_close(h.stream);
-	return rc;
+	return storage_stream(key, max, BERTH_E_TOO_LARGE, fn, ctx, err);
 }
 
 int access_delete_tag(const berth_instance *self, const char *repository, const char *tag,

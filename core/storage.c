@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "errors.h"
@@ -311,5 +312,51 @@ int storage_usage(berth_storage_usage *u, berth_error *err)
 	LOCK();
 	rc = driver.ops.usage(driver.state, u, err);
 	UNLOCK();
+	return rc;
+}
+
+int storage_stream(const char *key, uint64_t max, int too_large, storage_bytes_fn fn, void *ctx,
+		   berth_error *err)
+{
+	berth_read_handle h = {.fd = -1};
+	char *buf = NULL;
+	size_t cap = 256 * 1024;
+	uint64_t off = 0;
+	int rc;
+
+	rc = storage_open_read(key, 0, &h, err);
+	if (rc != 0)
+		return rc;
+	if (h.size > max) {
+		rc = error_set(err, too_large, "'%s' is %llu bytes, over the %llu asked for", key,
+			       (unsigned long long)h.size, (unsigned long long)max);
+		goto out;
+	}
+	if (h.size < cap)
+		cap = h.size > 0 ? (size_t)h.size : 1;
+	buf = malloc(cap);
+	if (!buf) {
+		rc = error_set(err, BERTH_E_NOMEM, "out of memory");
+		goto out;
+	}
+	while (off < h.size) {
+		size_t want = h.size - off < cap ? (size_t)(h.size - off) : cap;
+		ssize_t n = h.fd >= 0 ? pread(h.fd, buf, want, (off_t)off)
+				      : storage_read_at(h.stream, off, buf, want, err);
+		if (n <= 0) {
+			rc = n < 0 && h.fd < 0 ? (int)n
+					       : error_set(err, BERTH_E_IO, "cannot read '%s'", key);
+			goto out;
+		}
+		off += (uint64_t)n;
+		if (fn(ctx, buf, (size_t)n))
+			break;
+	}
+out:
+	free(buf);
+	if (h.fd >= 0)
+		close(h.fd);
+	else if (h.stream)
+		storage_read_close(h.stream);
 	return rc;
 }

@@ -46,6 +46,14 @@ int storage_open_read(const char *key, uint64_t offset, berth_read_handle *h, be
 ssize_t storage_read_at(void *stream, uint64_t offset, void *buf, size_t cap, berth_error *err);
 void storage_read_close(void *stream);
 
+/*
+ * Stream a whole object through fn in pieces of up to 256 KiB (fn returns
+ * non-zero to stop); `too_large` is the code when it is over max bytes.
+ */
+typedef int (*storage_bytes_fn)(void *ctx, const void *data, size_t len);
+int storage_stream(const char *key, uint64_t max, int too_large, storage_bytes_fn fn, void *ctx,
+		   berth_error *err);
+
 int storage_write_open(const char *key, unsigned flags, void **writer, berth_error *err);
 int storage_write(void *writer, const void *buf, size_t len, berth_error *err);
 int storage_write_commit(void *writer, berth_error *err);
