@@ -4,7 +4,8 @@
 # copy), Range reads of it, no multipart upload left behind; then CNCF
 # Distribution's own s3 driver (Debian docker-registry) serves the bucket
 # Berth wrote, and Berth serves what Distribution wrote, in the same bucket
-# and root directory.
+# and root directory; and podman and Docker push and pull through Berth on
+# the bucket.
 # ctest-labels: heavy
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -136,4 +137,30 @@ assert_eq "$(jq -c .repositories "$HTTP_BODY")" '["x/big","y/dist"]' "the same"
 
 _stop_pid "$REG2_PID" 15
 _forget_server "$REG2_PID"
+
+# --- podman and Docker through Berth on the bucket ------------------------------
+
+make_context "$TEST_TMP/ctx-pod" pods3
+podman_build_scratch "$reg/z/podman:v1" "$TEST_TMP/ctx-pod" --format oci
+run "podman push to Berth on RGW" podman_vfs push --tls-verify=false \
+	--digestfile "$TEST_TMP/pod.digest" "$reg/z/podman:v1"
+pod_digest=$(cat "$TEST_TMP/pod.digest")
+run "podman rmi" podman_vfs rmi --all --force
+run "podman pull from Berth on RGW" podman_vfs pull --tls-verify=false "$reg/z/podman:v1"
+assert_eq "$(podman_vfs image inspect --format '{{.Digest}}' "$reg/z/podman:v1")" "$pod_digest" \
+	"podman pulls back the digest it pushed"
+
+dockerd_start
+make_context "$TEST_TMP/ctx-docker" dockers3
+docker_build_scratch "$reg/z/docker:v1" "$TEST_TMP/ctx-docker"
+docker_id=$(docker image inspect --format '{{.Id}}' "$reg/z/docker:v1")
+run "docker push to Berth on RGW" docker push "$reg/z/docker:v1"
+docker_digest=$(docker image inspect --format '{{index .RepoDigests 0}}' "$reg/z/docker:v1")
+docker_digest=${docker_digest#*@}
+run "docker rmi" docker rmi "$reg/z/docker:v1"
+run "docker pull from Berth on RGW" docker pull "$reg/z/docker@$docker_digest"
+assert_eq "$(docker image inspect --format '{{.Id}}' "$reg/z/docker@$docker_digest")" "$docker_id" \
+	"docker pulls back the image it pushed"
+assert_eq "$(http GET "$BERTH_URL/v2/z/docker/manifests/v1")" 200 "the tag is in the bucket"
+
 berth_stop
