@@ -1,0 +1,1 @@
+"""Berth's benchmark harness: Berth, CNCF Distribution and nginx side by side."""
