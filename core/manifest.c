@@ -191,9 +191,8 @@ void manifest_get(http_request *req)
 			return;
 		}
 	}
-	if (req->method == HTTP_GET)
+	if (req->method == HTTP_GET) {
 		pull_times_record(req->rt.name, &d);
-	if (req->method == HTTP_GET)
 		events_emit(&(event_fields){
 			.type = "pull",
 			.repository = req->rt.name,
@@ -205,6 +204,7 @@ void manifest_get(http_request *req)
 			.client = req->client,
 			.source = "core",
 		});
+	}
 	snprintf(etag, sizeof(etag), "\"%s\"", ds);
 	{
 		const char *hdr[] = {"Docker-Content-Digest", ds, "ETag", etag, NULL};
@@ -482,7 +482,12 @@ void manifest_put(http_request *req)
 /* ------------------------------------------------------------------------ */
 
 /* Remove every tag of the repository that points at d. */
-static int untag_all(const char *name, const digest *d, berth_error *err)
+/*
+ * The tags of the repository whose current link names d, into out (the
+ * caller holds the repository lock). A repository without tags is 0 and
+ * an empty list; a listing that fails is its error.
+ */
+static int tags_naming(const char *name, const digest *d, name_list *out, berth_error *err)
 {
 	layout_key key;
 	name_list t = {0};
@@ -490,16 +495,31 @@ static int untag_all(const char *name, const digest *d, berth_error *err)
 
 	layout_tags_dir(key, name);
 	rc = storage_list(key, name_list_collect_dirs, &t, err);
-	if (rc == BERTH_E_NOT_FOUND)
+	if (rc == BERTH_E_NOT_FOUND) {
+		memset(err, 0, sizeof(*err));
 		rc = 0;
+	}
 	for (size_t i = 0; rc == 0 && i < t.n; i++) {
 		digest cur;
 		berth_error e2 = {0};
 		if (!tag_valid(t.v[i]))
 			continue;
 		layout_tag_current(key, name, t.v[i]);
-		if (storage_read_link(key, &cur, &e2) != 0 || !digest_equal(&cur, d))
-			continue;
+		if (storage_read_link(key, &cur, &e2) == 0 && digest_equal(&cur, d) &&
+		    name_list_add(out, t.v[i]) != 0)
+			rc = error_set(err, BERTH_E_NOMEM, "out of memory listing tags");
+	}
+	name_list_free(&t);
+	return rc;
+}
+
+static int untag_all(const char *name, const digest *d, berth_error *err)
+{
+	layout_key key;
+	name_list t = {0};
+	int rc = tags_naming(name, d, &t, err);
+
+	for (size_t i = 0; rc == 0 && i < t.n; i++) {
 		layout_tag_dir(key, name, t.v[i]);
 		rc = storage_remove(key, err);
 		if (rc == BERTH_E_NOT_FOUND)
@@ -537,24 +557,20 @@ static int delete_by_digest(const char *name, const digest *d, berth_error *err)
 	return rc;
 }
 
-/* 1 when a tag of the repository names d (the caller holds the repository lock). */
+/*
+ * 1 when a tag of the repository names d (the caller holds the repository
+ * lock); also when the tags cannot be listed, so that a conditional delete
+ * errs on the side of keeping.
+ */
 static int tagged(const char *name, const digest *d)
 {
-	layout_key key;
 	name_list t = {0};
 	berth_error err = {0};
-	int found = 0;
+	int rc = tags_naming(name, d, &t, &err);
+	int found = rc != 0 || t.n > 0;
 
-	layout_tags_dir(key, name);
-	storage_list(key, name_list_collect_dirs, &t, &err);
-	for (size_t i = 0; !found && i < t.n; i++) {
-		digest cur;
-		berth_error e2 = {0};
-		if (!tag_valid(t.v[i]))
-			continue;
-		layout_tag_current(key, name, t.v[i]);
-		found = storage_read_link(key, &cur, &e2) == 0 && digest_equal(&cur, d);
-	}
+	if (rc != 0)
+		log_warn("cannot list the tags of '%s' (%s); its manifest is kept", name, err.message);
 	name_list_free(&t);
 	return found;
 }
