@@ -39,6 +39,7 @@ SLOW = 10.0 if VALGRIND else 1.0
 REQUEST_TIMEOUT = 30.0 * SLOW
 START_TIMEOUT = 20.0 * SLOW
 STOP_TIMEOUT = 40.0 * SLOW
+VALGRIND_LOGS = os.environ.get("BERTH_VALGRIND_LOGS") or os.path.join(tempfile.gettempdir(), "berth-valgrind")
 VALGRIND_CMD = ["valgrind", "--tool=memcheck", "--error-exitcode=99", "--leak-check=no",
                 "--track-origins=no", "--num-callers=30", "-q"]
 
@@ -323,8 +324,14 @@ class Server:
             self.write_config()
             self.log_file = open(self.log_path, "ab")
             self.log_offset = self.log_file.tell()
+            if VALGRIND:
+                os.makedirs(VALGRIND_LOGS, exist_ok=True)
             self.proc = subprocess.Popen(
-                (VALGRIND_CMD if VALGRIND else []) + [BERTH_BIN, "serve", "-c", self.config_path],
+                # valgrind's own messages (an unknown syscall such as
+                # openat2, which the server then does without) go to a
+                # file of their own, not into the server's log.
+                (VALGRIND_CMD + ["--log-file=%s/valgrind-%%p.log" % VALGRIND_LOGS] if VALGRIND else [])
+                + [BERTH_BIN, "serve", "-c", self.config_path],
                 stdin=subprocess.DEVNULL, stdout=self.log_file, stderr=self.log_file,
                 cwd=self.tmpdir, preexec_fn=_die_with_parent)
             deadline = time.monotonic() + START_TIMEOUT

@@ -14,12 +14,17 @@ if grep -q "AddressSanitizer" "$BERTH_BIN" 2>/dev/null; then
 fi
 
 export BERTH_VALGRIND=1
+# valgrind's own messages, apart from the servers' logs.
+export BERTH_VALGRIND_LOGS=$TEST_TMP/valgrind
 for suite in test_api.py test_bad_input.py; do
 	out=$TEST_TMP/$suite.out
 	if python3 "$BERTH_SOURCE_DIR/tests/integration/$suite" >"$out" 2>&1; then
 		ok "$suite passes with the server under valgrind ($(grep -c '^ok' "$out") checks)"
 	else
 		sed 's/^/#   /' "$out" | tail -n 60
+		for v in "$BERTH_VALGRIND_LOGS"/valgrind-*.log; do
+			[ -s "$v" ] && sed "s|^|# $v: |" "$v" | tail -n 40
+		done
 		fail "$suite under valgrind"
 	fi
 done
