@@ -29,12 +29,14 @@
 #include "reference.h"
 #include "registry.h"
 #include "storage.h"
+#include "upload_pipe.h"
 #include "upload_state.h"
 
 typedef struct upload_op {
 	char uuid[40];
 	uint64_t size;        /* bytes in storage, plus what this request appended */
 	void *writer;         /* open while the body streams */
+	upload_pipe *pipe;    /* stores the body on its own thread, or NULL */
 	digest_ctx *ctx;      /* sha256 at `size`, or NULL when unknown */
 	upload_claim claim;   /* held while claim.entry is set */
 	int counted;          /* in berth_uploads_in_progress */
@@ -201,6 +203,20 @@ static void op_drop(http_request *req, upload_op *op)
 	upload_remove(req->rt.name, op->uuid);
 }
 
+/* The pipe's sink: one block of body, on the pipe's writer thread. */
+static int op_store(void *ctx, const void *buf, size_t len, berth_error *err)
+{
+	upload_op *op = ctx;
+	int rc;
+
+	if (upload_state_write_begin(&op->claim) != 0)
+		return error_set(err, BERTH_E_AGAIN, "upload '%s' was taken over by another request",
+				 op->uuid);
+	rc = storage_write(op->writer, buf, len, err);
+	upload_state_write_end(&op->claim);
+	return rc;
+}
+
 static int op_body(http_request *req, const char *data, size_t len)
 {
 	upload_op *op = req->state;
@@ -217,27 +233,40 @@ static int op_body(http_request *req, const char *data, size_t len)
 			  "chunk is larger than the limit of %" PRIu64 " bytes", limit);
 		goto broken;
 	}
-	if (upload_state_write_begin(&op->claim) != 0) {
+	if (op->pipe) {
+		rc = upload_state_touch(&op->claim);
+		if (rc != 0)
+			error_set(&err, rc, "upload '%s' was taken over by another request",
+				  op->uuid);
+		else
+			rc = upload_pipe_write(op->pipe, data, len, &err);
+	} else {
+		rc = op_store(op, data, len, &err);
+	}
+	if (rc == BERTH_E_AGAIN) {
 		/* Another request took this idle upload over. */
-		http_fail(req, MHD_HTTP_CONFLICT, OCI_BLOB_UPLOAD_INVALID,
-			  "upload '%s' was taken over by another request", op->uuid);
+		http_fail(req, MHD_HTTP_CONFLICT, OCI_BLOB_UPLOAD_INVALID, "%s", err.message);
 		goto broken;
 	}
-	rc = storage_write(op->writer, data, len, &err);
-	upload_state_write_end(&op->claim);
 	if (rc != 0) {
 		int status = rc == BERTH_E_NOSPACE ? MHD_HTTP_INSUFFICIENT_STORAGE
 						   : MHD_HTTP_INTERNAL_SERVER_ERROR;
 		http_fail(req, status, OCI_UNKNOWN, "cannot store upload data: %s", err.message);
 		goto broken;
 	}
-	if (op->ctx)
+	/* With a pipe, its hasher thread hashes the same bytes. */
+	if (op->ctx && !op->pipe)
 		digest_ctx_update(op->ctx, data, len);
 	op->size += len;
 	return 0;
 broken:
 	/* What reached storage is unknown now: forget the hash, the next
-	 * request rebuilds it from the bytes actually stored. */
+	 * request rebuilds it from the bytes actually stored. The pipe's
+	 * threads stop first: its hasher uses the hash. */
+	if (op->pipe) {
+		upload_pipe_close(op->pipe, NULL);
+		op->pipe = NULL;
+	}
 	digest_ctx_free(op->ctx);
 	op->ctx = NULL;
 	return -1;
@@ -245,15 +274,24 @@ broken:
 
 static int op_close_writer(upload_op *op, berth_error *err)
 {
-	int rc = 0;
+	berth_error ignored = {0};
+	int rc = 0, piped = 0;
 
+	if (op->pipe) {
+		piped = upload_pipe_close(op->pipe, err);
+		op->pipe = NULL;
+	}
 	if (op->writer) {
-		rc = storage_write_commit(op->writer, err);
+		/* Commit even after a failed block: what was stored stays, the
+		 * client resumes from the size it reads back. */
+		rc = storage_write_commit(op->writer, piped ? &ignored : err);
 		op->writer = NULL;
-		if (rc != 0) {
-			digest_ctx_free(op->ctx);
-			op->ctx = NULL;
-		}
+	}
+	if (piped)
+		rc = piped;
+	if (rc != 0) {
+		digest_ctx_free(op->ctx);
+		op->ctx = NULL;
 	}
 	return rc;
 }
@@ -464,6 +502,13 @@ static int op_take(http_request *req, upload_op *op, int need_body)
 			http_respond_status(req, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
 					    err.message);
 			return -1;
+		}
+		/* A large or unsized body is stored on a thread of its own; when
+		 * the pipes' memory is spent it is written directly. */
+		if (has_len == 0 || clen >= UPLOAD_PIPE_MIN_BODY) {
+			rc = upload_pipe_open(&op->pipe, op_store, op, op->ctx, &err);
+			if (rc < 0 && rc != BERTH_DECLINED)
+				log_warn("upload %s: %s; writing directly", op->uuid, err.message);
 		}
 		uploads_in_progress(1);
 		op->counted = 1;

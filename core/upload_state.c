@@ -166,6 +166,22 @@ int upload_state_write_begin(const upload_claim *claim)
 	return 0;
 }
 
+int upload_state_touch(const upload_claim *claim)
+{
+	upload_entry *e = claim->entry;
+	int rc = 0;
+
+	if (!e)
+		return BERTH_E_AGAIN;
+	pthread_mutex_lock(&lock);
+	if (e->gen != claim->gen)
+		rc = BERTH_E_AGAIN;
+	else
+		e->active_ms = now_ms();
+	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
 void upload_state_write_end(const upload_claim *claim)
 {
 	upload_entry *e = claim->entry;

@@ -38,6 +38,11 @@ digest_ctx *upload_state_hash(const upload_claim *claim, uint64_t size);
 /* Bracket each write of upload data; begin fails with BERTH_E_AGAIN once the claim was taken over. */
 int upload_state_write_begin(const upload_claim *claim);
 void upload_state_write_end(const upload_claim *claim);
+/*
+ * The holder received bytes it has not written yet (they wait in an upload
+ * pipe): it is alive. BERTH_E_AGAIN once the claim was taken over.
+ */
+int upload_state_touch(const upload_claim *claim);
 /* Give the upload back with its hash state at `offset` (ctx NULL forgets it). Takes ctx. */
 void upload_state_release(upload_claim *claim, digest_ctx *ctx, uint64_t offset);
 /* Drop an upload's entry (finished or cancelled) when nobody holds it. */
