@@ -151,6 +151,41 @@ class Skopeo:
         return secs
 
 
+def recv_sha256(path, digest, workdir):
+    """Bytes per second of bench/reference/recv_sha256 (loopback receive and
+    SHA-256 on one thread, no HTTP, no storage), or None without a C compiler."""
+    exe = os.path.join(workdir, "recv_sha256")
+    if not os.path.exists(exe):
+        src = os.path.join(HERE, "reference", "recv_sha256.c")
+        try:
+            run(["cc", "-O2", "-o", exe, src, "-lcrypto"], timeout=120)
+        except (ClientError, OSError):
+            return None
+    rate, got = run([exe, path], timeout=600).split()
+    if got != digest:
+        raise ClientError(f"recv_sha256 hashed {got}, the file is {digest}")
+    return float(rate)
+
+
+def disk_write_fsync(src, workdir):
+    """Bytes per second of copying src to a new file beside the servers'
+    roots and fsyncing it: what a durable push cannot beat on this disk."""
+    dst = os.path.join(workdir, "disk-reference")
+    size = os.path.getsize(src)
+    t0 = time.monotonic()
+    with open(src, "rb") as f, open(dst, "wb") as out:
+        while True:
+            b = f.read(8 << 20)
+            if not b:
+                break
+            out.write(b)
+        out.flush()
+        os.fsync(out.fileno())
+    secs = time.monotonic() - t0
+    os.unlink(dst)
+    return size / secs
+
+
 def openssl_sha256():
     """Bytes per second of `openssl speed -evp sha256` at 16 KiB blocks, one core."""
     out = run(["openssl", "speed", "-seconds", "3", "-bytes", "16384", "-evp", "sha256"],

@@ -51,7 +51,7 @@ class Results:
                 v = m.median(s)
                 cells.append(_fmt(v) if v is not None else "-")
             if OPENSSL in m.values:
-                cells[3] = _fmt(m.median(OPENSSL)) + " (openssl)"
+                cells[3] = _fmt(m.median(OPENSSL)) + " (reference)"
             ratios = []
             for other in (DIST, NGINX if NGINX in m.values else OPENSSL):
                 o = m.median(other)

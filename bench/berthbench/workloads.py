@@ -184,8 +184,18 @@ def blob_push(ctx):
                                f"{a.chunk // MIB} MiB chunks", "MiB/s")
     sha = ctx.results.metric("push.sha256", "3 openssl speed -evp sha256, 16 KiB blocks",
                              "MiB/s")
+    ceiling = ctx.results.metric("push.recv_sha256", "3 loopback receive + sha256, one "
+                                 "thread, no HTTP, no disk (reference)", "MiB/s")
+    disk = ctx.results.metric("push.disk", f"3 disk: write {size // MIB} MiB + fsync "
+                              "(reference)", "MiB/s")
     for _ in range(min(a.runs, 3)):
         ctx.results.add(sha.key, OPENSSL, clients.openssl_sha256() / MIB)
+        rate = clients.recv_sha256(d.push_blob, d.push_digest, ctx.workdir)
+        if rate is not None:
+            ctx.results.add(ceiling.key, OPENSSL, rate / MIB)
+        subprocess.run(["sync"], check=False)
+        ctx.results.add(disk.key, OPENSSL, clients.disk_write_fsync(d.push_blob,
+                                                                    ctx.workdir) / MIB)
     servers = push_servers(ctx)
     try:
         for run in range(-1, a.runs):          # run -1 warms up
