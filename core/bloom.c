@@ -5,7 +5,6 @@
  */
 #include "bloom.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,9 +84,29 @@ int bloom_maybe_has(const bloom *b, const digest *d)
 	return 1;
 }
 
+/* x to the power n by squaring: the rate needs no libm, which would cost
+ * every server process its pages for the one `berth gc` report. */
+static double power(double x, uint64_t n)
+{
+	double r = 1.0;
+
+	while (n) {
+		if (n & 1)
+			r *= x;
+		x *= x;
+		n >>= 1;
+	}
+	return r;
+}
+
+/*
+ * (1 - (1 - 1/m)^(k n))^k: a bit stays clear after k n uniform probes with
+ * chance (1 - 1/m)^(k n), and an unmarked digest passes if all its k bits
+ * are set. The textbook (1 - e^(-k n / m))^k approximates the same.
+ */
 double bloom_false_positive_rate(const bloom *b)
 {
 	if (!b->m)
 		return 1.0;
-	return pow(1.0 - exp(-(double)b->k * (double)b->added / (double)b->m), (double)b->k);
+	return power(1.0 - power(1.0 - 1.0 / (double)b->m, (uint64_t)b->k * b->added), b->k);
 }
