@@ -20,6 +20,7 @@
 #include "errors.h"
 #include "gc_barrier.h"
 #include "layout.h"
+#include "manifest_cache.h"
 #include "manifest_validate.h"
 #include "name_list.h"
 #include "registry.h"
@@ -366,6 +367,8 @@ static int on_blob(void *ctx, const digest *d)
 		say(g, "warning: cannot delete blob %s: %s", ds, e2.message);
 		return 0;
 	}
+	/* The data of a served manifest may be cached; it is gone now. */
+	manifest_cache_forget(d);
 	g->r->blobs_deleted++;
 	g->r->bytes_freed += st.size;
 	item(g, "deleted blob %s (%" PRIu64 " bytes)", ds, st.size);

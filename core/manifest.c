@@ -20,6 +20,7 @@
 #include "layout.h"
 #include "locks.h"
 #include "log.h"
+#include "manifest_cache.h"
 #include "manifest_validate.h"
 #include "media_types.h"
 #include "name_list.h"
@@ -130,19 +131,22 @@ void manifest_get(http_request *req)
 	if (resolve(req, &d, &by_tag) < 0)
 		return;
 	digest_format(&d, ds);
-	layout_blob_data(key, &d);
-	rc = storage_read_small(key, MANIFEST_READ_MAX, &body, &len, &err);
-	if (rc == BERTH_E_NOT_FOUND) {
-		http_respond_error(req, MHD_HTTP_NOT_FOUND, OCI_MANIFEST_UNKNOWN,
-				   "manifest %s is linked but its data is missing", ds);
-		return;
+	if (!manifest_cache_get(&d, &body, &len, &mt)) {
+		layout_blob_data(key, &d);
+		rc = storage_read_small(key, MANIFEST_READ_MAX, &body, &len, &err);
+		if (rc == BERTH_E_NOT_FOUND) {
+			http_respond_error(req, MHD_HTTP_NOT_FOUND, OCI_MANIFEST_UNKNOWN,
+					   "manifest %s is linked but its data is missing", ds);
+			return;
+		}
+		if (rc != 0) {
+			http_respond_status(req, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
+					    err.message);
+			return;
+		}
+		mt = manifest_media_type_of(body, len);
+		manifest_cache_put(&d, body, len, mt);
 	}
-	if (rc != 0) {
-		http_respond_status(req, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
-				    err.message);
-		return;
-	}
-	mt = manifest_media_type_of(body, len);
 	/* Fetches by digest name exact content, so Accept only steers tags. */
 	acc = accept_header(req, accept, sizeof(accept));
 	if (by_tag && acc && !accept_allows(acc, mt)) {
@@ -550,8 +554,10 @@ static int delete_by_digest(const char *name, const digest *d, berth_error *err)
 		layout_revision_dir(key, name, d);
 		rc = storage_remove(key, err);
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		pull_times_forget(name, d);
+		manifest_cache_forget(d);
+	}
 	manifest_info_free(m);
 	free(body);
 	return rc;
