@@ -53,6 +53,8 @@ int fs_errno_code(int errnum);
 
 /* fs_dir.c */
 int fs_open_parent(const struct fs_state *fs, const char *key, unsigned flags);
+/* key's object in one call where the kernel allows, or -1 (errno set): see fs_dir.c. */
+int fs_open_object(const struct fs_state *fs, const char *key, int flags);
 int fs_open_dir(const struct fs_state *fs, const char *key);
 void fs_close_dir(const struct fs_state *fs, int fd);
 int fs_sync_dir(const struct fs_state *fs, int fd);

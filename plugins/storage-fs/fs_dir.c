@@ -94,6 +94,30 @@ static int open_beneath(const struct fs_state *fs, const char *key, size_t len)
 }
 
 /*
+ * A key's object itself in one openat2() (flags as for openat), or -1 with
+ * errno set; RESOLVE_NO_SYMLINKS covers the last segment too, as O_NOFOLLOW
+ * does. Callers fall back to fs_open_parent() and openat() on any failure,
+ * which then decides the error, so a failure here is never reported.
+ */
+int fs_open_object(const struct fs_state *fs, const char *key, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)flags | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd;
+
+	if (!atomic_load(&openat2_works) || !path_ok(key, strlen(key))) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = syscall(SYS_openat2, fs->root_fd, key, &how, sizeof(how));
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM))
+		atomic_store(&openat2_works, 0);
+	return (int)fd;
+}
+
+/*
  * Open the directory named by the first len bytes of key (root when len is
  * 0). Returns a descriptor to give to fs_close_dir(), or -errno.
  */

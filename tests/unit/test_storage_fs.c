@@ -663,14 +663,18 @@ static void check_errors(const berth_plugin *p, void *st, const char *root)
 	CHECK_INT(o->write_open(st, "pf", 0x80, &w, &err), BERTH_E_UNSUPPORTED);
 	CHECK(w == NULL);
 
-	/* The fd handed to the host is blocking, close-on-exec and positioned. */
+	/* The fd handed to the host is a regular file's (where O_NONBLOCK,
+	 * kept from the open, changes nothing), close-on-exec and positioned. */
 	memset(&h, 0, sizeof(h));
 	CHECK_INT(o->open_read(st, "pf", 2, &h, &err), 0);
 	CHECK(h.fd >= 0);
 	CHECK(h.stream != NULL);
 	if (h.fd >= 0) {
+		struct stat hs;
+
 		flags = fcntl(h.fd, F_GETFL);
-		CHECK(flags >= 0 && !(flags & O_NONBLOCK));
+		CHECK(flags >= 0 && (flags & O_ACCMODE) == O_RDONLY);
+		CHECK(fstat(h.fd, &hs) == 0 && S_ISREG(hs.st_mode));
 		CHECK(fcntl(h.fd, F_GETFD) & FD_CLOEXEC);
 		CHECK_INT(lseek(h.fd, 0, SEEK_CUR), 2);
 		CHECK_INT(read(h.fd, buf, sizeof(buf)), 2);
