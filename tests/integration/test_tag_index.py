@@ -9,6 +9,8 @@ tags folder per request:
 - delete by tag, delete by digest and a push again keep the index in step;
 - n/last paging over 1,000 tags matches the sorted truth;
 - `berth fsck` reports a tag the index misses and --repair rewrites it;
+- garbage collection adds what the index misses and drops extra names only
+  from an index older than the grace period;
 - registry.catalog: walk lists the tags folder, so tags another registry
   writes are listed at once.
 """
@@ -202,6 +204,22 @@ def main(checks):
             s.start()
             expect_eq(tags(s, "ti/hand")[0], ["A", "a.1", "b", "zz"], "listed after the repair")
         checks.check("fsck reports a tag the index misses and --repair rewrites it", fsck_missing)
+
+        def gc_rewrites():
+            truth = "A\na.1\nb\nzz\n"
+            # Old enough: written before the grace period (1h), so nothing is in flight.
+            write_index(s, "ti/hand", ["A", "b", "old-ghost", "zz"])
+            hour_ago = os.path.getmtime(index_file(s, "ti/hand")) - 7200
+            os.utime(index_file(s, "ti/hand"), (hour_ago, hour_ago))
+            expect(s.request("POST", "/berth/v1/jobs/gc"), 200)
+            expect_eq(read_index(s, "ti/hand"), truth, "gc added the missing tag and dropped the old extra")
+            expect_eq(tags(s, "ti/hand")[0], ["A", "a.1", "b", "zz"], "listed after gc")
+            # Young: the extra may be a push under way in another process, so it stays.
+            write_index(s, "ti/hand", ["A", "b", "young-ghost", "zz"])
+            expect(s.request("POST", "/berth/v1/jobs/gc"), 200)
+            expect_eq(read_index(s, "ti/hand"), "A\na.1\nb\nyoung-ghost\nzz\n",
+                      "gc added the missing tag and kept the young extra")
+        checks.check("garbage collection rewrites the tag index from the tags", gc_rewrites)
 
         def walk_mode():
             s.stop_clean()
