@@ -16,6 +16,9 @@
  *                                                    problem: a crash while an upload was
  *                                                    being created leaves one, no client knows
  *                                                    it, and garbage collection purges it
+ *   a tag missing from the repository's tag index    the index rewritten from the tags
+ *                                                    (a name of a tag that does not exist
+ *                                                    is a note: listings skip it)
  *   a manifest whose config, layers or children are missing
  *                                                    reported only: its own bytes are good,
  *                                                    and pushing the missing blob again heals it
@@ -39,6 +42,7 @@
 #include "registry.h"
 #include "route.h"
 #include "storage.h"
+#include "tag_index.h"
 
 #define FSCK_MANIFEST_MAX (64u * 1024 * 1024)
 
@@ -387,10 +391,86 @@ static int check_layer_links(fsck_state *f, const char *repo, berth_error *err)
 	return rc;
 }
 
+/*
+ * The tag index must name every tag that resolves (`present`, sorted); a
+ * root without one gets it on first use. A repair rewrites it from the tags.
+ */
+static void check_tag_index(fsck_state *f, const char *repo, const name_list *present)
+{
+	name_list indexed = {0};
+	berth_error err = {0};
+	size_t missing = 0, extra = 0, i = 0, j = 0;
+	int rc = tag_index_read(repo, &indexed, &err);
+
+	if (rc == BERTH_E_NOT_FOUND)
+		return;
+	if (rc != 0) {
+		f->r->problems++;
+		if (f->print) {
+			char line[1024];
+			snprintf(line, sizeof(line), "broken: %s: tag index unreadable (%s)", repo,
+				 err.message);
+			f->print(f->ctx, line);
+		}
+		return;
+	}
+	/* Both lists are sorted: one merge finds what each lacks. */
+	while (i < present->n || j < indexed.n) {
+		int c = i == present->n ? 1 : j == indexed.n ? -1
+							      : strcmp(present->v[i], indexed.v[j]);
+		if (c < 0) {
+			missing++;
+			if (f->print) {
+				char line[1024];
+				snprintf(line, sizeof(line), "broken: %s: tag %s is missing from the tag index",
+					 repo, present->v[i]);
+				f->print(f->ctx, line);
+			}
+			i++;
+		} else if (c > 0) {
+			extra++;
+			j++;
+		} else {
+			i++;
+			j++;
+		}
+	}
+	f->r->problems += missing;
+	if (extra) {
+		f->r->notes++;
+		if (f->print) {
+			char line[1024];
+			snprintf(line, sizeof(line),
+				 "note: %s: the tag index names %zu tag%s that do%s not exist (listings "
+				 "skip them)",
+				 repo, extra, extra == 1 ? "" : "s", extra == 1 ? "es" : "");
+			f->print(f->ctx, line);
+		}
+	}
+	if (f->o->repair && (missing || extra)) {
+		size_t count = 0;
+		char line[1024];
+		memset(&err, 0, sizeof(err));
+		/* Repairs run with the server stopped: nothing is in flight. */
+		rc = tag_index_rebuild(repo, INT64_MAX, &count, &err);
+		if (rc == 0) {
+			f->r->repaired += missing;
+			snprintf(line, sizeof(line), "repaired: %s: tag index rewritten from its %zu tags",
+				 repo, count);
+		} else {
+			snprintf(line, sizeof(line), "broken: %s: cannot rewrite the tag index: %s",
+				 repo, err.message);
+		}
+		if (f->print)
+			f->print(f->ctx, line);
+	}
+	name_list_free(&indexed);
+}
+
 static int check_tags(fsck_state *f, const char *repo, berth_error *err)
 {
 	layout_key dir;
-	name_list tags = {0};
+	name_list tags = {0}, present = {0};
 	int rc;
 
 	layout_tags_dir(dir, repo);
@@ -419,10 +499,19 @@ static int check_tags(fsck_state *f, const char *repo, berth_error *err)
 		}
 		digest_format(&d, ds);
 		layout_revision_link(rev, repo, &d);
-		if (!storage_exists(rev))
+		if (!storage_exists(rev)) {
+			/* Reported once as broken, not again as missing from the index. */
 			problem(f, tdir, "%s: tag %s points at %s, which the repository lacks", repo,
 				tags.v[i], ds);
+			continue;
+		}
+		name_list_add(&present, tags.v[i]);
 	}
+	if (rc == 0 && !present.failed) {
+		name_list_sort(&present);
+		check_tag_index(f, repo, &present);
+	}
+	name_list_free(&present);
 	name_list_free(&tags);
 	return rc;
 }

@@ -25,6 +25,7 @@
 #include "name_list.h"
 #include "registry.h"
 #include "storage.h"
+#include "tag_index.h"
 
 /* Manifests stored before a limit was lowered must still be read. */
 #define GC_MANIFEST_MAX (64u * 1024 * 1024)
@@ -302,6 +303,22 @@ static int purge_uploads(gc_run_state *g, const char *repo, berth_error *err)
 	return rc;
 }
 
+/*
+ * Rewrite the repository's tag index from its tags (one more listing): it
+ * gains a tag two nodes raced on and loses names a crash left behind, but
+ * only those older than the grace period, which may be a push under way in
+ * another process (tag_index.h).
+ */
+static void rebuild_tag_index(gc_run_state *g, const char *repo)
+{
+	berth_error e2 = {0};
+	size_t count = 0;
+
+	if (tag_index_rebuild(repo, g->now_ms - (int64_t)g->o->grace_ms, &count, &e2) != 0 &&
+	    e2.code != BERTH_E_NOT_FOUND)
+		say(g, "warning: %s: cannot rewrite the tag index: %s", repo, e2.message);
+}
+
 static int mark_repository(gc_run_state *g, const char *repo, berth_error *err)
 {
 	static const int algs[] = {DIGEST_SHA256, DIGEST_SHA512};
@@ -321,6 +338,8 @@ static int mark_repository(gc_run_state *g, const char *repo, berth_error *err)
 	}
 	if (rc == 0)
 		rc = purge_uploads(g, repo, err);
+	if (rc == 0 && !g->o->dry_run)
+		rebuild_tag_index(g, repo);
 	digest_set_clear(&w.refs);
 	return rc;
 }

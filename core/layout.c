@@ -164,6 +164,13 @@ int layout_referrer_entry(layout_key out, const char *name, const digest *subjec
 		     referrer->hex);
 }
 
+int layout_tag_list(layout_key out, const char *name)
+{
+	if (!name_ok(name))
+		return BERTH_E_NAME;
+	return build(out, LAYOUT_REPOSITORIES "/%s/_berth/tags", name);
+}
+
 int layout_revisions_alg_dir(layout_key out, const char *name, int alg)
 {
 	if (!name_ok(name))

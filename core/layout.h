@@ -45,6 +45,9 @@ int layout_referrers_dir(layout_key out, const char *name, const digest *subject
 int layout_referrer_entry(layout_key out, const char *name, const digest *subject,
 			  const digest *referrer);
 
+/* The sorted list of the repository's tag names (tag_index.c). */
+int layout_tag_list(layout_key out, const char *name);
+
 /* Parse the content of a link file ("sha256:..."), tolerating a trailing newline. */
 /* revisions/<alg>/: one folder per manifest digest of that algorithm. */
 int layout_revisions_alg_dir(layout_key out, const char *name, int alg);

@@ -4,8 +4,11 @@
  * A pushed manifest is validated (manifest_validate.c), every blob and child
  * manifest it names must already be in the repository, and only then is it
  * written, in the order that keeps a crash harmless: the bytes as a blob,
- * the revision link, the tag's index entry, and last the tag's current link
- * (the one atomic rename that makes the tag point at it).
+ * the revision link, the tag's name in the repository's tag index
+ * (tag_index.h), the tag's current link (the one atomic rename that makes
+ * the tag point at it), and last the tag's history entry. A deleted tag
+ * leaves the tag index after its folder is gone: the index may name a tag
+ * that does not exist, never miss one that does.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,6 +32,7 @@
 #include "referrers.h"
 #include "registry.h"
 #include "storage.h"
+#include "tag_index.h"
 
 /* Manifests stored before a limit was lowered must still be served. */
 #define MANIFEST_READ_MAX (64u * 1024 * 1024)
@@ -339,6 +343,9 @@ static int store_manifest(http_request *req, const manifest_upload *mu, const di
 	 * so a crash in between never lists a tag that does not resolve (the
 	 * index is only the tag's history). */
 	if (mu->kind == REF_TAG) {
+		rc = tag_index_add(req->rt.name, req->rt.ref, err);
+		if (rc != 0)
+			return rc;
 		layout_tag_current(key, req->rt.name, req->rt.ref);
 		rc = storage_write_link(key, d, err);
 		if (rc != 0)
@@ -485,7 +492,6 @@ void manifest_put(http_request *req)
 
 /* ------------------------------------------------------------------------ */
 
-/* Remove every tag of the repository that points at d. */
 /*
  * The tags of the repository whose current link names d, into out (the
  * caller holds the repository lock). A repository without tags is 0 and
@@ -517,10 +523,11 @@ static int tags_naming(const char *name, const digest *d, name_list *out, berth_
 	return rc;
 }
 
+/* Remove every tag of the repository that points at d (the caller holds the lock). */
 static int untag_all(const char *name, const digest *d, berth_error *err)
 {
 	layout_key key;
-	name_list t = {0};
+	name_list t = {0}, removed = {0};
 	int rc = tags_naming(name, d, &t, err);
 
 	for (size_t i = 0; rc == 0 && i < t.n; i++) {
@@ -528,7 +535,12 @@ static int untag_all(const char *name, const digest *d, berth_error *err)
 		rc = storage_remove(key, err);
 		if (rc == BERTH_E_NOT_FOUND)
 			rc = 0;
+		if (rc == 0)
+			name_list_add(&removed, t.v[i]);
 	}
+	/* Also after a failure: the tags already gone leave the index. */
+	tag_index_remove(name, &removed);
+	name_list_free(&removed);
 	name_list_free(&t);
 	return rc;
 }
@@ -621,6 +633,10 @@ int manifest_remove_if(const char *name, const char *ref, const char *who, const
 				       ds);
 		else
 			rc = storage_remove(key, err);
+		if (rc == 0) {
+			name_list gone = {.v = (char *[]){(char *)ref}, .n = 1, .cap = 1};
+			tag_index_remove(name, &gone);
+		}
 	} else {
 		digest_format(&d, ds);
 		if (untagged_only && tagged(name, &d))

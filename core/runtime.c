@@ -1,6 +1,7 @@
 #include "runtime.h"
 
 #include "catalog_index.h"
+#include "tag_index.h"
 
 #include <string.h>
 
@@ -20,6 +21,7 @@ static void use_storage(plugin_instance *in)
 	storage_set_driver(&d);
 	/* A new storage: what is known of the old one's repositories is not its. */
 	catalog_index_reset();
+	tag_index_reset();
 }
 
 int runtime_open(const char *file, runtime *rt, berth_error *err)

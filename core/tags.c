@@ -1,5 +1,7 @@
 /*
- * tags.c - GET /v2/<name>/tags/list with n/last pagination.
+ * tags.c - GET /v2/<name>/tags/list with n/last pagination, served from the
+ * repository's tag index (tag_index.c); with registry.catalog: walk (a root
+ * another registry writes) every request lists the tags folder instead.
  */
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include "reference.h"
 #include "registry.h"
 #include "storage.h"
+#include "tag_index.h"
 
 void registry_respond_page(http_request *req, json_t *doc, const char *key, const name_list *l,
 			   long n, const char *last, const char *path)
@@ -66,31 +69,53 @@ int tags_collect(const char *name, name_list *out, berth_error *err)
 	return rc;
 }
 
+typedef struct tag_page_ctx {
+	const char *name;
+	const char *last;
+} tag_page_ctx;
+
 /*
- * The tags after `last` that resolve, at most n + 1 (all when n < 0). A tag
- * folder appears before its current link is renamed into it, so a crash
- * (or a delete under way) can leave one without: it is not listed. Only
- * the candidates of the page are checked, so a page costs n + 1 lookups
- * whatever the number of tags.
+ * A tag is listed only when its current link exists: the index names a
+ * tag before its link is written and after it is deleted, and a tag
+ * folder written by Distribution appears before its link is renamed into
+ * it, so a crash (or a push or delete under way) can leave a name without.
  */
-static int resolvable_page(const char *name, const name_list *tags, const char *last, long n,
-			   name_list *page)
+static int resolvable(void *ctx, const char *tag)
 {
-	for (size_t i = 0; i < tags->n && (n < 0 || page->n < (size_t)n + 1); i++) {
-		layout_key cur;
-		if (last && strcmp(tags->v[i], last) <= 0)
-			continue;
-		if (layout_tag_current(cur, name, tags->v[i]) != 0 || !storage_exists(cur))
-			continue;
-		if (name_list_add(page, tags->v[i]) != 0)
-			return BERTH_E_NOMEM;
-	}
-	return 0;
+	const tag_page_ctx *p = ctx;
+	layout_key cur;
+
+	if (p->last && strcmp(tag, p->last) <= 0)
+		return 0;
+	return layout_tag_current(cur, p->name, tag) == 0 && storage_exists(cur);
+}
+
+/*
+ * The tags after `last` that resolve, at most n + 1 (all when n < 0), so
+ * that the caller knows whether to send a Link. From the index, a page
+ * costs one binary search and its own lookups whatever the number of tags.
+ */
+static int tags_page(const char *name, const char *last, long n, name_list *page,
+		     berth_error *err)
+{
+	tag_page_ctx ctx = {name, last};
+	long max = n >= 0 ? n + 1 : -1;
+	name_list all = {0};
+	int rc;
+
+	if (!registry_settings_get()->catalog_walk)
+		return tag_index_page(name, last, max, resolvable, &ctx, page, err);
+	rc = tags_collect(name, &all, err);
+	for (size_t i = 0; rc == 0 && i < all.n && (max < 0 || page->n < (size_t)max); i++)
+		if (resolvable(&ctx, all.v[i]) && name_list_add(page, all.v[i]) != 0)
+			rc = error_set(err, BERTH_E_NOMEM, "out of memory listing tags");
+	name_list_free(&all);
+	return rc;
 }
 
 void tags_list(http_request *req)
 {
-	name_list tags = {0}, page = {0};
+	name_list page = {0};
 	berth_error err = {0};
 	const char *last;
 	char path[LAYOUT_KEY_MAX];
@@ -100,7 +125,7 @@ void tags_list(http_request *req)
 
 	if (registry_pagination(req, &n, &last) < 0)
 		return;
-	rc = tags_collect(req->rt.name, &tags, &err);
+	rc = tags_page(req->rt.name, last, n, &page, &err);
 	if (rc == BERTH_E_NOT_FOUND) {
 		http_respond_error(req, MHD_HTTP_NOT_FOUND, OCI_NAME_UNKNOWN, "%s", err.message);
 		goto out;
@@ -110,12 +135,6 @@ void tags_list(http_request *req)
 				    err.message);
 		goto out;
 	}
-	rc = resolvable_page(req->rt.name, &tags, last, n, &page);
-	if (rc != 0) {
-		http_respond_status(req, rc, MHD_HTTP_INTERNAL_SERVER_ERROR, OCI_UNKNOWN,
-				    "out of memory listing tags");
-		goto out;
-	}
 	doc = json_object();
 	json_object_set_new(doc, "name", json_string(req->rt.name));
 	snprintf(path, sizeof(path), "/v2/%s/tags/list", req->rt.name);
@@ -123,5 +142,4 @@ void tags_list(http_request *req)
 	json_decref(doc);
 out:
 	name_list_free(&page);
-	name_list_free(&tags);
 }

@@ -10,6 +10,7 @@ SIGKILL at a random moment. After each restart:
 - an upload interrupted mid-way either resumes from the offset the server
   reports and completes with the right digest, or is cleanly unknown (404
   BLOB_UPLOAD_UNKNOWN);
+- every acknowledged tag is in its repository's tag list;
 - every tag of every repository in the catalog resolves to a manifest whose
   blobs are all present and hash right (nothing half-visible);
 and at the end, with the server stopped, `berth fsck` finds no problem.
@@ -166,6 +167,13 @@ def main(checks):
         for (repo, tag), d in sorted(acked["manifests"].items()):
             r = expect(s.get("/v2/%s/manifests/%s" % (repo, tag), headers={"Accept": OCI}), 200)
             expect_eq(digest_of(r.body), d, "acknowledged %s:%s" % (repo, tag))
+        # The tag index names every acknowledged tag (it may name more, never fewer).
+        listed = {}
+        for (repo, tag) in sorted(acked["manifests"]):
+            if repo not in listed:
+                r = expect(s.get("/v2/%s/tags/list" % repo), 200)
+                listed[repo] = set(r.json().get("tags") or [])
+            expect_true(tag in listed[repo], "acknowledged tag %s:%s is listed" % (repo, tag))
         for (repo, d) in sorted(acked["blobs"]):
             r = expect(s.get("/v2/%s/blobs/%s" % (repo, d)), 200)
             expect_eq(digest_of(r.body), d, "acknowledged blob %s in %s" % (d, repo))
