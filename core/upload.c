@@ -43,6 +43,7 @@ typedef struct upload_op {
 	int finish;           /* PUT or monolithic POST: verify and publish at the end */
 	digest expected;
 	int created;          /* the upload was created by this request (monolithic POST) */
+	int taken_over;       /* a write found the upload held by another request */
 } upload_op;
 
 /* Requests streaming upload bytes right now (a gauge for the metrics plugin). */
@@ -209,9 +210,11 @@ static int op_store(void *ctx, const void *buf, size_t len, berth_error *err)
 	upload_op *op = ctx;
 	int rc;
 
-	if (upload_state_write_begin(&op->claim) != 0)
+	if (upload_state_write_begin(&op->claim) != 0) {
+		op->taken_over = 1;
 		return error_set(err, BERTH_E_AGAIN, "upload '%s' was taken over by another request",
 				 op->uuid);
+	}
 	rc = storage_write(op->writer, buf, len, err);
 	upload_state_write_end(&op->claim);
 	return rc;
@@ -235,21 +238,27 @@ static int op_body(http_request *req, const char *data, size_t len)
 	}
 	if (op->pipe) {
 		rc = upload_state_touch(&op->claim);
-		if (rc != 0)
+		if (rc != 0) {
+			op->taken_over = 1;
 			error_set(&err, rc, "upload '%s' was taken over by another request",
 				  op->uuid);
-		else
+		} else {
 			rc = upload_pipe_write(op->pipe, data, len, &err);
+		}
 	} else {
 		rc = op_store(op, data, len, &err);
 	}
-	if (rc == BERTH_E_AGAIN) {
+	/* taken_over is set before the failure it causes is reported (by the
+	 * pipe under its lock), so it is seen here. */
+	if (rc != 0 && op->taken_over) {
 		/* Another request took this idle upload over. */
 		http_fail(req, MHD_HTTP_CONFLICT, OCI_BLOB_UPLOAD_INVALID, "%s", err.message);
 		goto broken;
 	}
 	if (rc != 0) {
+		/* A full disk, an object store out of reach (try again), or broken. */
 		int status = rc == BERTH_E_NOSPACE ? MHD_HTTP_INSUFFICIENT_STORAGE
+			     : rc == BERTH_E_AGAIN ? MHD_HTTP_SERVICE_UNAVAILABLE
 						   : MHD_HTTP_INTERNAL_SERVER_ERROR;
 		http_fail(req, status, OCI_UNKNOWN, "cannot store upload data: %s", err.message);
 		goto broken;
