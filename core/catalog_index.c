@@ -29,71 +29,12 @@ static struct {
 	.write_lock = PTHREAD_MUTEX_INITIALIZER,
 };
 
-/* The first position whose name is > name (after = 1) or >= name (after = 0). */
-static size_t bound(const name_list *l, const char *name, int after)
-{
-	size_t lo = 0, hi = l->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(l->v[mid], name);
-		if (c < 0 || (after && c == 0))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 static int64_t file_mtime(void)
 {
 	berth_stat st = {0};
 	berth_error err = {0};
 
 	return storage_stat(INDEX_KEY, &st, &err) == 0 ? st.mtime_ms : -1;
-}
-
-/* Parse the file's lines; invalid names (a damaged file) are skipped. */
-static int parse(const char *text, size_t len, name_list *out)
-{
-	const char *p = text, *end = text + len;
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		char name[REPO_NAME_MAX + 1];
-		if (n > 0 && n <= REPO_NAME_MAX) {
-			memcpy(name, p, n);
-			name[n] = '\0';
-			if (repo_name_valid(name) && name_list_add(out, name) != 0)
-				return BERTH_E_NOMEM;
-		}
-		p += n + 1;
-	}
-	name_list_sort(out);
-	return 0;
-}
-
-static int write_file(const name_list *l, berth_error *err)
-{
-	size_t len = 0, off = 0;
-	char *buf;
-	int rc;
-
-	for (size_t i = 0; i < l->n; i++)
-		len += strlen(l->v[i]) + 1;
-	buf = malloc(len ? len : 1);
-	if (!buf)
-		return error_set(err, BERTH_E_NOMEM, "out of memory writing the catalog index");
-	for (size_t i = 0; i < l->n; i++) {
-		size_t n = strlen(l->v[i]);
-		memcpy(buf + off, l->v[i], n);
-		buf[off + n] = '\n';
-		off += n + 1;
-	}
-	rc = storage_write_all(INDEX_KEY, buf, len, err);
-	free(buf);
-	return rc;
 }
 
 /* Read the file into a fresh list; walk and write it when there is none. */
@@ -106,7 +47,7 @@ static int read_or_build(name_list *out, int64_t *mtime, berth_error *err)
 	*mtime = file_mtime();
 	rc = storage_read_small(INDEX_KEY, INDEX_MAX, &text, &len, err);
 	if (rc == 0) {
-		rc = parse(text, len, out);
+		rc = name_list_parse_lines(out, text, len, REPO_NAME_MAX, repo_name_valid);
 		free(text);
 		return rc == 0 ? 0 : error_set(err, rc, "out of memory reading the catalog index");
 	}
@@ -117,7 +58,7 @@ static int read_or_build(name_list *out, int64_t *mtime, berth_error *err)
 	rc = catalog_collect(out, err);
 	if (rc == 0 && out->failed)
 		rc = error_set(err, BERTH_E_NOMEM, "out of memory walking the repositories");
-	if (rc == 0 && write_file(out, err) == 0)
+	if (rc == 0 && name_list_write_lines(INDEX_KEY, out, "the catalog index", err) == 0)
 		*mtime = file_mtime();
 	else if (rc == 0)
 		log_warn("catalog: cannot write the index: %s", err->message);
@@ -163,7 +104,7 @@ int catalog_index_page(const char *last, long max, int (*keep)(void *ctx, const 
 	if (rc != 0)
 		return rc;
 	pthread_rwlock_rdlock(&idx.lock);
-	i = last ? bound(&idx.names, last, 1) : 0;
+	i = last ? name_list_bound(&idx.names, last, 1) : 0;
 	for (; i < idx.names.n && (max < 0 || out->n < (size_t)max); i++) {
 		if (keep && !keep(ctx, idx.names.v[i]))
 			continue;
@@ -183,7 +124,7 @@ void catalog_index_note(const char *name)
 	int known;
 
 	pthread_rwlock_rdlock(&idx.lock);
-	at = bound(&idx.names, name, 0);
+	at = name_list_bound(&idx.names, name, 0);
 	known = idx.loaded && at < idx.names.n && strcmp(idx.names.v[at], name) == 0;
 	pthread_rwlock_unlock(&idx.lock);
 	if (known)
@@ -196,7 +137,7 @@ void catalog_index_note(const char *name)
 		goto out;
 	}
 	pthread_rwlock_wrlock(&idx.lock);
-	at = bound(&idx.names, name, 0);
+	at = name_list_bound(&idx.names, name, 0);
 	if (at < idx.names.n && strcmp(idx.names.v[at], name) == 0) {
 		pthread_rwlock_unlock(&idx.lock);
 		goto out;
@@ -208,7 +149,7 @@ void catalog_index_note(const char *name)
 			(idx.names.n - 1 - at) * sizeof(*idx.names.v));
 		idx.names.v[at] = v;
 	}
-	if (write_file(&idx.names, &err) == 0)
+	if (name_list_write_lines(INDEX_KEY, &idx.names, "the catalog index", &err) == 0)
 		idx.mtime_ms = file_mtime();
 	else
 		log_warn("catalog: cannot write the index with '%s': %s", name, err.message);
@@ -232,7 +173,7 @@ int catalog_index_replace(const name_list *walked, berth_error *err)
 	pthread_rwlock_rdlock(&idx.lock);
 	for (size_t i = 0; i < idx.names.n; i++) {
 		layout_key key;
-		size_t at = bound(&copy, idx.names.v[i], 0);
+		size_t at = name_list_bound(&copy, idx.names.v[i], 0);
 		if (at < copy.n && strcmp(copy.v[at], idx.names.v[i]) == 0)
 			continue;
 		if (layout_repo_dir(key, idx.names.v[i]) == 0 && storage_exists(key))
@@ -245,7 +186,7 @@ int catalog_index_replace(const name_list *walked, berth_error *err)
 		name_list_free(&copy);
 		return error_set(err, BERTH_E_NOMEM, "out of memory");
 	}
-	rc = write_file(&copy, err);
+	rc = name_list_write_lines(INDEX_KEY, &copy, "the catalog index", err);
 	pthread_rwlock_wrlock(&idx.lock);
 	name_list_free(&idx.names);
 	idx.names = copy;

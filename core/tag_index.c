@@ -122,87 +122,6 @@ static void cache_put(const char *name, tag_snapshot *s)
 	}
 }
 
-/* The first position whose name is > name (after = 1) or >= name (after = 0). */
-static size_t bound(const name_list *l, const char *name, int after)
-{
-	size_t lo = 0, hi = l->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(l->v[mid], name);
-		if (c < 0 || (after && c == 0))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static int has(const name_list *l, const char *tag)
-{
-	size_t at = bound(l, tag, 0);
-
-	return at < l->n && strcmp(l->v[at], tag) == 0;
-}
-
-/* Drop repeats from a sorted list. */
-static void dedupe(name_list *l)
-{
-	size_t kept = 0;
-
-	for (size_t i = 0; i < l->n; i++) {
-		if (kept > 0 && strcmp(l->v[kept - 1], l->v[i]) == 0)
-			free(l->v[i]);
-		else
-			l->v[kept++] = l->v[i];
-	}
-	l->n = kept;
-}
-
-/* Parse the file's lines; invalid tags and repeats (a damaged file) are skipped. */
-static int parse(const char *text, size_t len, name_list *out)
-{
-	const char *p = text, *end = text + len;
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-		char tag[TAG_MAX + 1];
-		if (n > 0 && n <= TAG_MAX) {
-			memcpy(tag, p, n);
-			tag[n] = '\0';
-			if (tag_valid(tag) && name_list_add(out, tag) != 0)
-				return BERTH_E_NOMEM;
-		}
-		p += n + 1;
-	}
-	name_list_sort(out);
-	dedupe(out);
-	return 0;
-}
-
-static int write_file(const char *key, const name_list *l, berth_error *err)
-{
-	size_t len = 0, off = 0;
-	char *buf;
-	int rc;
-
-	for (size_t i = 0; i < l->n; i++)
-		len += strlen(l->v[i]) + 1;
-	buf = malloc(len ? len : 1);
-	if (!buf)
-		return error_set(err, BERTH_E_NOMEM, "out of memory writing a tag index");
-	for (size_t i = 0; i < l->n; i++) {
-		size_t n = strlen(l->v[i]);
-		memcpy(buf + off, l->v[i], n);
-		buf[off + n] = '\n';
-		off += n + 1;
-	}
-	rc = storage_write_all(key, buf, len, err);
-	free(buf);
-	return rc;
-}
-
 /*
  * Write the list as the repository's index and cache it (the list is
  * taken). The caller holds the repository lock, so no writer of this
@@ -214,7 +133,7 @@ static int publish(const char *name, const char *key, name_list *tags, berth_err
 	berth_error ignored = {0};
 	tag_snapshot *s;
 	int rc = tags->failed ? error_set(err, BERTH_E_NOMEM, "out of memory listing tags")
-			      : write_file(key, tags, err);
+			      : name_list_write_lines(key, tags, "a tag index", err);
 
 	if (rc == 0 && storage_stat(key, &st, &ignored) == 0 && (s = snapshot_new(tags, &st))) {
 		cache_put(name, s);
@@ -263,7 +182,7 @@ static int snapshot_get(const char *name, int locked, tag_snapshot **out, berth_
 			return 0;
 		rc = storage_read_small(key, TAG_INDEX_MAX, &text, &len, err);
 		if (rc == 0) {
-			rc = parse(text, len, &tags);
+			rc = name_list_parse_lines(&tags, text, len, TAG_MAX, tag_valid);
 			free(text);
 			if (rc == 0 && !(*out = snapshot_new(&tags, &st)))
 				rc = BERTH_E_NOMEM;
@@ -302,7 +221,7 @@ int tag_index_page(const char *name, const char *last, long max,
 
 	if (rc != 0)
 		return rc;
-	i = last ? bound(&s->tags, last, 1) : 0;
+	i = last ? name_list_bound(&s->tags, last, 1) : 0;
 	for (; i < s->tags.n && (max < 0 || out->n < (size_t)max); i++) {
 		if (keep && !keep(ctx, s->tags.v[i]))
 			continue;
@@ -324,7 +243,7 @@ int tag_index_add(const char *name, const char *tag, berth_error *err)
 
 	if (rc != 0)
 		return rc;
-	if (has(&s->tags, tag)) {
+	if (name_list_has(&s->tags, tag)) {
 		snapshot_release(s);
 		return 0;
 	}
@@ -397,7 +316,7 @@ int tag_index_rebuild(const char *name, int64_t settled_ms, size_t *count, berth
 		for (size_t i = 0; i < kept.n; i++)
 			name_list_add(&tags, kept.v[i]);
 		name_list_sort(&tags);
-		dedupe(&tags);
+		name_list_dedupe(&tags);
 	}
 	*count = tags.n;
 	if (rc == 0)
@@ -420,7 +339,7 @@ int tag_index_read(const char *name, name_list *out, berth_error *err)
 	rc = storage_read_small(key, TAG_INDEX_MAX, &text, &len, err);
 	if (rc != 0)
 		return rc;
-	rc = parse(text, len, out);
+	rc = name_list_parse_lines(out, text, len, TAG_MAX, tag_valid);
 	free(text);
 	return rc == 0 ? 0 : error_set(err, rc, "out of memory reading the tags of '%s'", name);
 }
