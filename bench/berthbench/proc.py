@@ -102,6 +102,22 @@ def mem_kib(pid, field="VmRSS"):
     return sum(status_kib(p, field) for p in children(pid))
 
 
+def private_kib(pid):
+    """Private_Clean + Private_Dirty of pid and its descendants, in KiB: the
+    memory only this process tree holds (RSS also counts the shared library
+    pages every process using those libraries shares)."""
+    total = 0
+    for p in children(pid):
+        try:
+            with open(f"/proc/{p}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
 def open_fds(pid):
     total = 0
     for p in children(pid):
