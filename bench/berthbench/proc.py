@@ -102,16 +102,19 @@ def mem_kib(pid, field="VmRSS"):
     return sum(status_kib(p, field) for p in children(pid))
 
 
-def private_kib(pid):
-    """Private_Clean + Private_Dirty of pid and its descendants, in KiB: the
-    memory only this process tree holds (RSS also counts the shared library
-    pages every process using those libraries shares)."""
+def anon_kib(pid):
+    """Anonymous memory of pid and its descendants, in KiB (`Anonymous` of
+    smaps_rollup): heap, stacks and the pages a process has written, its
+    own or copied from a file. RSS also counts clean file pages (program
+    text, shared libraries), and whether those show as private or shared
+    depends on what else runs on the machine (a second Berth, nginx with
+    the same libcrypto), so only the anonymous part compares servers."""
     total = 0
     for p in children(pid):
         try:
             with open(f"/proc/{p}/smaps_rollup") as f:
                 for line in f:
-                    if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    if line.startswith("Anonymous:"):
                         total += int(line.split()[1])
         except OSError:
             pass

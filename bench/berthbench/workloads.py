@@ -266,7 +266,7 @@ def skopeo_copy(ctx):
 def concurrent(ctx):
     """5. N clients pushing different images at once, then N pulling them;
     6. memory: RSS idle after start, the peak during 5 and idle again after
-    it, the private part of the idle figures, and open fds."""
+    it, the anonymous part of the idle figures, and open fds."""
     a, d = ctx.args, ctx.data
     n = len(d.client_images)
     push = ctx.results.metric("concurrent.push", f"5 {n} clients pushing at once", "s", False)
@@ -274,8 +274,8 @@ def concurrent(ctx):
     idle = ctx.results.metric("memory.idle", "6 RSS idle after start", "MiB", False)
     peak = ctx.results.metric("memory.peak", "6 RSS peak during 5", "MiB", False)
     after = ctx.results.metric("memory.after", "6 RSS idle after 5", "MiB", False)
-    priv = ctx.results.metric("memory.private", "6 private memory idle after start", "MiB", False)
-    priv_after = ctx.results.metric("memory.private.after", "6 private memory idle after 5",
+    anon = ctx.results.metric("memory.anon", "6 anonymous memory idle after start", "MiB", False)
+    anon_after = ctx.results.metric("memory.anon.after", "6 anonymous memory idle after 5",
                                     "MiB", False)
     fds_idle = ctx.results.metric("fds.idle", "6 open fds idle", "fds", False)
     fds_peak = ctx.results.metric("fds.peak", "6 open fds peak during 5", "fds", False)
@@ -287,7 +287,7 @@ def concurrent(ctx):
                 _fresh(ctx, s, "concurrent")
                 time.sleep(a.settle_seconds)
                 idle_kib, idle_fds = proc.mem_kib(s.pid), proc.open_fds(s.pid)
-                idle_priv_kib = proc.private_kib(s.pid)
+                idle_anon_kib = proc.anon_kib(s.pid)
                 pairs = [(f"oci:{d.layout_clients}:c{i}",
                           f"docker://{s.addr}/bench/client{i}:latest") for i in range(n)]
                 shutil.rmtree(out, ignore_errors=True)
@@ -299,7 +299,7 @@ def concurrent(ctx):
                     t_pull = ctx.skopeo.copy_many(back)
                 hwm = proc.mem_kib(s.pid, "VmHWM")
                 time.sleep(a.settle_seconds)
-                after_kib, after_priv_kib = proc.mem_kib(s.pid), proc.private_kib(s.pid)
+                after_kib, after_anon_kib = proc.mem_kib(s.pid), proc.anon_kib(s.pid)
                 for i, img in enumerate(d.client_images):
                     _check(_pulled_digest(f"{out}/c{i}", f"c{i}") == img.digest,
                            f"client {i} pulled its image from {s.name}")
@@ -309,8 +309,8 @@ def concurrent(ctx):
                     ctx.results.add(idle.key, s.name, idle_kib / 1024)
                     ctx.results.add(peak.key, s.name, max(hwm, sampler.peak_rss_kib) / 1024)
                     ctx.results.add(after.key, s.name, after_kib / 1024)
-                    ctx.results.add(priv.key, s.name, idle_priv_kib / 1024)
-                    ctx.results.add(priv_after.key, s.name, after_priv_kib / 1024)
+                    ctx.results.add(anon.key, s.name, idle_anon_kib / 1024)
+                    ctx.results.add(anon_after.key, s.name, after_anon_kib / 1024)
                     ctx.results.add(fds_idle.key, s.name, idle_fds)
                     ctx.results.add(fds_peak.key, s.name, sampler.peak_fds)
                 shutil.rmtree(out, ignore_errors=True)

@@ -43,7 +43,8 @@ has push.mono "${pushes[@]}"
 has push.chunked "${pushes[@]}"
 has push.sha256 openssl
 for m in skopeo.push.many skopeo.pull.many skopeo.push.big skopeo.pull.big \
-	concurrent.push concurrent.pull memory.idle memory.peak fds.idle fds.peak; do
+	concurrent.push concurrent.pull memory.idle memory.peak memory.after memory.anon \
+	memory.anon.after fds.idle fds.peak; do
 	has "$m" "${pushes[@]}"
 done
 for m in scale.start scale.catalog.first scale.catalog.warm scale.tags.first scale.tags.warm; do
