@@ -680,6 +680,15 @@ static void check_errors(const berth_plugin *p, void *st, const char *root)
 		CHECK_INT(read(h.fd, buf, sizeof(buf)), 2);
 		close(h.fd);
 	}
+	/* Opened at 0 (no seek then), it starts at the first byte. */
+	memset(&h, 0, sizeof(h));
+	CHECK_INT(o->open_read(st, "pf", 0, &h, &err), 0);
+	CHECK(h.fd >= 0);
+	if (h.fd >= 0) {
+		CHECK_INT(lseek(h.fd, 0, SEEK_CUR), 0);
+		CHECK_INT(read(h.fd, buf, sizeof(buf)), 4);
+		close(h.fd);
+	}
 	CHECK_INT(o->remove(st, "pf", &err), 0);
 	CHECK_INT(o->remove(st, "dir", &err), 0);
 }
