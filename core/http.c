@@ -26,6 +26,9 @@ struct http_server {
 	int port;
 	atomic_long in_flight;
 	unsigned max_requests;
+	/* Set by http_server_stop: new connections are closed unanswered and
+	 * every response says Connection: close. */
+	atomic_int stopping;
 };
 
 /*
@@ -116,6 +119,10 @@ static int queue(http_request *req, int status, struct MHD_Response *resp,
 	if (content_type)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	add_headers(resp, headers);
+	/* Draining: the client's next request goes to a fresh connection,
+	 * which a restarted or another instance answers. */
+	if (req->server && atomic_load(&req->server->stopping))
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	req->responded = 1;
 	req->status = status;
 	req->bytes_out = req->method == HTTP_HEAD ? 0 : len;
@@ -485,6 +492,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		return MHD_NO;
 	if (!req->conn) {
 		req->conn = conn;
+		req->server = srv;
 		req->url = url;
 		req->method_name = method;
 		req->method = method_id(method);
@@ -581,6 +589,22 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	atomic_fetch_sub(&srv->in_flight, 1);
 }
 
+/*
+ * Once stopping, libmicrohttpd closes each new connection as it accepts it.
+ * MHD_quiesce_daemon would close the listening socket instead, but with the
+ * epoll thread pool it races the pool threads, which remove the same socket
+ * from their epoll sets, and libmicrohttpd 0.9.75 aborts the process when
+ * it loses ("Failed to remove listen FD from epoll set").
+ */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	http_server *srv = cls;
+
+	(void)addr;
+	(void)len;
+	return atomic_load(&srv->stopping) ? MHD_NO : MHD_YES;
+}
+
 __attribute__((format(printf, 2, 0)))
 static void mhd_logger(void *cls, const char *fmt, va_list ap)
 {
@@ -661,7 +685,6 @@ int http_server_start(const http_server_options *o, http_server **out, berth_err
 	if (o->max_connections_per_client)
 		opts[n++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 						    o->max_connections_per_client, NULL};
-	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL};
 	if (o->tls_cert_pem) {
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
 			rc = error_set(err, BERTH_E_CONFIG,
@@ -681,7 +704,7 @@ int http_server_start(const http_server_options *o, http_server **out, berth_err
 	}
 	opts[n++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
-	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, srv,
+	srv->daemon = MHD_start_daemon(flags, 0, accept_policy, srv, access_handler, srv,
 				       MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!srv->daemon) {
 		rc = error_set(err, BERTH_E_IO, "cannot listen on %s:%d: %s", o->host, o->port,
@@ -705,13 +728,10 @@ int http_server_port(const http_server *srv)
 void http_server_stop(http_server *srv, uint64_t timeout_ms)
 {
 	int64_t deadline = now_us() + (int64_t)timeout_ms * 1000;
-	MHD_socket fd;
 
 	if (!srv)
 		return;
-	fd = MHD_quiesce_daemon(srv->daemon);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+	atomic_store(&srv->stopping, 1);
 	while (atomic_load(&srv->in_flight) > 0 && now_us() < deadline) {
 		struct timespec ts = {0, 20 * 1000 * 1000};
 		nanosleep(&ts, NULL);

@@ -47,6 +47,7 @@ enum http_method {
 
 struct http_request {
 	struct MHD_Connection *conn;
+	struct http_server *server;
 	const char *method_name;
 	const char *url;
 	int method;

@@ -189,7 +189,8 @@ int cmd_serve(int argc, char **argv)
 		}
 		break;
 	}
-	log_info("%s: shutting down, waiting up to %llu ms for requests in flight",
+	log_info("%s: shutting down; new connections are closed, requests in flight get up "
+		 "to %llu ms",
 		 sig == SIGTERM ? "SIGTERM" : "SIGINT",
 		 (unsigned long long)cfg->shutdown_timeout_ms);
 	http_server_stop(srv, cfg->shutdown_timeout_ms);
