@@ -99,11 +99,16 @@ def main(checks):
         checks.check("log in, push, pull, and get refused, through the token server", act)
 
         def read_back():
+            # Lines arrive from more than one hook (a pull through the
+            # events queue, a refusal from the request), so wait for the
+            # last of each kind rather than for one of them.
             deadline = time.monotonic() + 10
             got = []
             while time.monotonic() < deadline:
                 got = lines(audit)
-                if any(l["action"] == "pull" and l["outcome"] == "success" for l in got):
+                pulled = any(l["action"] == "pull" and l["outcome"] == "success" for l in got)
+                refused = any(l.get("status") == 401 and l.get("repository") == "team/app" for l in got)
+                if pulled and refused:
                     break
                 time.sleep(0.1)
             now = time.time()
