@@ -101,14 +101,18 @@ def main(checks):
         def read_back():
             # Lines arrive from more than one hook (a pull through the
             # events queue, a refusal from the request), so wait for the
-            # last of each kind rather than for one of them.
+            # last of each kind rather than for one of them. Each refusal is
+            # written by its own request's after(), in no set order: wait
+            # for both.
             deadline = time.monotonic() + 10
             got = []
             while time.monotonic() < deadline:
                 got = lines(audit)
                 pulled = any(l["action"] == "pull" and l["outcome"] == "success" for l in got)
                 refused = any(l.get("status") == 401 and l.get("repository") == "team/app" for l in got)
-                if pulled and refused:
+                refused_push = any(l.get("status") == 401 and l.get("repository") == "team/other"
+                                   for l in got)
+                if pulled and refused and refused_push:
                     break
                 time.sleep(0.1)
             now = time.time()

@@ -248,6 +248,9 @@ def main(checks):
             wait_for("the recovery message",
                      lambda: "audit log '%s' is written again; 5 lines were lost" % full
                      in f.log_text()[mark:])
+            # The line is counted after the message is logged.
+            wait_for("the line counted",
+                     lambda: (metric(f, "berth_audit_lines_total", LABELS) or 0) >= 1)
             expect_eq(metric(f, "berth_audit_lines_total", LABELS), 1.0,
                       "berth_audit_lines_total")
             expect_eq(metric(f, "berth_audit_write_failures_total", LABELS), 5.0,

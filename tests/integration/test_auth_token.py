@@ -880,8 +880,8 @@ def main(checks):
         bad = wait_events(events_file, lambda e: e["type"] == "login.failed" and e["identity"] == "carol")
         expect_true(bad, "a login.failed event for carol")
         expect_eq(bad[0]["detail"]["reason"], "bad_password", "failure reason")
-        locked = [e for e in events(events_file) if e["type"] == "login.failed"
-                  and (e.get("detail") or {}).get("reason") == "locked_out"]
+        locked = wait_events(events_file, lambda e: e["type"] == "login.failed"
+                             and (e.get("detail") or {}).get("reason") == "locked_out")
         expect_true(locked, "a locked_out failure event")
         unknown = [e for e in events(events_file) if e["type"] == "login.failed"
                    and e["identity"] == "nobody"]

@@ -193,7 +193,7 @@ def main(checks):
         def event_and_metrics():
             deadline = time.monotonic() + 10
             seen = []
-            while time.monotonic() < deadline and not seen:
+            while time.monotonic() < deadline and len(seen) < 3:
                 if os.path.exists(events):
                     with open(events) as f:
                         seen = [json.loads(l) for l in f if '"gc.completed"' in l]

@@ -318,12 +318,18 @@ assert_num "$n_blobs" ">=" 3 "the registry holds the image's blobs ($n_blobs fil
 # --- the scrape, read directly ---------------------------------------------------
 
 # Events reach the plugin through the queue and storage usage is refreshed
-# every second: wait until the scrape has caught up with the traffic.
+# every second: wait until the scrape has caught up with the traffic. The
+# webhook endpoint that is down fails and dead-letters each event on its own
+# thread, counting both before the event leaves its queue: wait until the
+# last event (the gc run's) is dead-lettered, then for an empty queue.
 own=$TEST_TMP/own.txt
 deadline=$((SECONDS + 20))
 while :; do
+	gc_dead=0
+	grep -qsF gc.completed "$TEST_TMP/webhook/down/dead-letter.jsonl" && gc_dead=1
 	code=$(scrape "http://$METRICS_ADDR/metrics" "$own") || code=000
 	if [ "$code" = 200 ] &&
+		[ "$gc_dead" = 1 ] && [ "$(expo value "$own" berth_webhook_queue_depth endpoint=down)" = 0 ] &&
 		[ "$(expo value "$own" berth_manifest_pulls_total namespace=team)" = "$team_pulls" ] &&
 		[ "$(expo value "$own" berth_manifest_pushes_total namespace=other)" = 1 ] &&
 		[ "$(expo value "$own" berth_http_requests_total route=manifest method=GET code=4xx)" = "$mget_4xx" ] &&
@@ -618,11 +624,15 @@ assert_eq "$(http HEAD "$BERTH_URL/v2/a/blocked/manifests/v1" -H "Accept: $oci_m
 	"HEAD of the blocked manifest: 403"
 assert_eq "$(http GET "$BERTH_URL/v2/a/x/manifests/v1" -H "Accept: $oci_manifest")" 200 \
 	"GET of an image the gate lets through: 200"
+# The events' counts, and the refused GET's, counted after its answer.
 deadline=$((SECONDS + 15))
 while :; do
 	scrape "http://$METRICS_ADDR/prom" "$plain" >/dev/null || true
 	[ "$(expo value "$plain" berth_scan_blocks_total namespace=a)" = 2 ] &&
-		[ "$(expo value "$plain" berth_manifest_pulls_total namespace=a)" = 1 ] && break
+		[ "$(expo value "$plain" berth_manifest_pulls_total namespace=a)" = 1 ] &&
+		[ "$(expo value "$plain" berth_pull_failures_total namespace=a)" = 1 ] &&
+		[ "$(expo value "$plain" berth_http_requests_total route=manifest method=GET code=4xx)" = 1 ] &&
+		break
 	[ $SECONDS -lt $deadline ] || break
 	sleep 0.5
 done

@@ -712,8 +712,10 @@ def main(checks):
 
             def complete(evs):
                 got = mine(evs)
+                # retention.run comes after the run's deletes
                 return ({(e["repository"], e["tag"]) for e in got if e["tag"]} >= want_tags and
-                        {(e["repository"], e["digest"]) for e in got if not e["tag"]} >= want_digests)
+                        {(e["repository"], e["digest"]) for e in got if not e["tag"]} >= want_digests and
+                        any(e["type"] == "retention.run" for e in evs))
             evs = read_events(events, complete)
             got = mine(evs)
             expect_eq({(e["repository"], e["tag"]) for e in got if e["tag"]}, want_tags,

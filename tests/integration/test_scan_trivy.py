@@ -147,6 +147,16 @@ def metric(s, name, **labels):
     return total
 
 
+def wait_metric(s, name, want, timeout=10.0, **labels):
+    """metric(), waiting until `want(value)` holds (or the timeout): notifiers count on the event thread."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = metric(s, name, **labels)
+        if want(v) or time.monotonic() > deadline:
+            return v
+        time.sleep(0.05)
+
+
 def push_artifact(s, repo, subject_digest, subject_size, payload, artifact_type, layer_type):
     """A report as an OCI 1.1 referrer of the image (what `oras attach` pushes)."""
     s.ensure_empty_blob(repo)
@@ -394,7 +404,8 @@ def main(checks):
 
         def events_seen():
             repo, d, _ = state["digests"]["spring4shell-jre11.json"]
-            lines = read_events(events, lambda ls: any(l["type"] == "pull.blocked" for l in ls))
+            lines = read_events(events, lambda ls: len([l for l in ls if l["type"] == "pull.blocked"
+                                                        and l["digest"] == d]) >= 2)
             done = [l for l in lines if l["type"] == "scan.completed" and l["digest"] == d]
             expect_eq(len(done), 1, "scan.completed events for spring4shell")
             expect_eq(done[0]["repository"], repo, "event repository")
@@ -404,7 +415,8 @@ def main(checks):
             blocked = [l for l in lines if l["type"] == "pull.blocked" and l["digest"] == d]
             expect_true(len(blocked) >= 2, "pull.blocked events (%d)" % len(blocked))
             expect_true(any(l["tag"] == "v1" for l in blocked), "pull.blocked by tag carries the tag")
-            expect_true(metric(s, "berth_scan_blocks_total") >= 2, "the core counts scan blocks")
+            expect_true(wait_metric(s, "berth_scan_blocks_total", lambda v: v >= 2) >= 2,
+                        "the core counts scan blocks")
             # counters live in the process: the server was restarted since the first imports
             before = metric(s, "berth_scan_reports_imported_total", via="api")
             expect(put_report(s, repo, d, read("spring4shell-jre11.json")), 201)

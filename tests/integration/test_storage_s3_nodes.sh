@@ -173,7 +173,12 @@ assert_eq "$(http PUT "$lb_url$loc?digest=$digest")" 201 "upload finished throug
 assert_eq "$(http GET "$lb_url/v2/crash/blobs/$digest")" 200 "the blob is served"
 cmp -s "$HTTP_BODY" "$TEST_TMP/blob" || fail "the blob's bytes differ"
 ok "the blob has the exact bytes pushed"
-grep -q "path=/v2/crash/blobs/uploads/.*status=201" "$b_log" || fail "node b did not finish the upload"
+# The access line is written when the response is done: wait for it.
+deadline=$((SECONDS + 10))
+until grep -q "path=/v2/crash/blobs/uploads/.*status=201" "$b_log"; do
+	[ $SECONDS -lt $deadline ] || fail "node b did not finish the upload"
+	sleep 0.1
+done
 ok "node b finished the upload node a began"
 
 _stop_pid "$NGINX_PID" 10
