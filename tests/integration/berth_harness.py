@@ -375,13 +375,18 @@ class Server:
         self.running = False
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self._kill()
-                self._close_log()
-                raise CheckFailed("server did not exit within %.0fs of %s; log tail:\n%s"
-                                  % (timeout, signal.Signals(sig).name, self.log_tail()))
+        return self.wait_exit(timeout, "of " + signal.Signals(sig).name)
+
+    def wait_exit(self, timeout=STOP_TIMEOUT, since="of the signal"):
+        """Wait for a server already told to stop; returns its exit status, fails after timeout."""
+        self.running = False
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._kill()
+            self._close_log()
+            raise CheckFailed("server did not exit within %.0fs %s; log tail:\n%s"
+                              % (timeout, since, self.log_tail()))
         self._close_log()
         return self.proc.returncode
 
@@ -886,6 +891,17 @@ def run_main(body):
             except Exception:
                 pass
     checks.finish()
+
+
+def poll(fn, done, timeout=10.0, interval=0.05):
+    """fn() again and again until done(value) holds or timeout seconds passed; the last value.
+    For what the server writes after its answer (access log, after() hooks, events)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if done(v) or time.monotonic() > deadline:
+            return v
+        time.sleep(interval)
 
 
 def parallel(n, fn):

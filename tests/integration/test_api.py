@@ -863,12 +863,7 @@ def t_graceful_shutdown(s):
         fail("in-flight PATCH during shutdown: got %r, want 202; log tail:\n%s" % (resp[:400], s.log_tail()))
     if not re.search(rb"(?im)^range:\s*0-65535\s*$", resp):
         fail("in-flight PATCH answer lacks Range: 0-65535: %r" % resp[:400])
-    try:
-        rc = s.proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        s.kill()
-        fail("server still running 30s after SIGTERM with no request in flight")
-    s._close_log()
+    rc = s.wait_exit(30, "of SIGTERM with no request in flight")
     if rc != 0:
         fail("exit status after SIGTERM: %s; log tail:\n%s" % (describe_rc(rc), s.log_tail()))
     if late is not None:

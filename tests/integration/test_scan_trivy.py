@@ -17,7 +17,7 @@ import tempfile
 import time
 
 from berth_harness import (BERTH_BIN, OCI_EMPTY, OCI_INDEX, OCI_MANIFEST, SOURCE_DIR, Server,
-                           canonical_json, digest_of, expect, expect_eq, expect_true, run_main)
+                           canonical_json, digest_of, expect, expect_eq, expect_true, poll, run_main)
 
 DATA = os.path.join(SOURCE_DIR, "plugins", "scan-trivy", "tests", "data")
 SEVERITIES = ["CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"]
@@ -145,16 +145,6 @@ def metric(s, name, **labels):
         if all(have.get(k) == v for k, v in labels.items()):
             total += float(m.group(3))
     return total
-
-
-def wait_metric(s, name, want, timeout=10.0, **labels):
-    """metric(), waiting until `want(value)` holds (or the timeout): notifiers count on the event thread."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = metric(s, name, **labels)
-        if want(v) or time.monotonic() > deadline:
-            return v
-        time.sleep(0.05)
 
 
 def push_artifact(s, repo, subject_digest, subject_size, payload, artifact_type, layer_type):
@@ -415,7 +405,8 @@ def main(checks):
             blocked = [l for l in lines if l["type"] == "pull.blocked" and l["digest"] == d]
             expect_true(len(blocked) >= 2, "pull.blocked events (%d)" % len(blocked))
             expect_true(any(l["tag"] == "v1" for l in blocked), "pull.blocked by tag carries the tag")
-            expect_true(wait_metric(s, "berth_scan_blocks_total", lambda v: v >= 2) >= 2,
+            # counted by the metrics notifier, on the event thread
+            expect_true(poll(lambda: metric(s, "berth_scan_blocks_total"), lambda v: v >= 2) >= 2,
                         "the core counts scan blocks")
             # counters live in the process: the server was restarted since the first imports
             before = metric(s, "berth_scan_reports_imported_total", via="api")

@@ -7,8 +7,10 @@
   still gets its next answer, with Connection: close; a new connection is
   closed unanswered; the server exits 0 once the request is done.
 - SIGTERM while clients open, use and close connections on every pool
-  thread, many times over: the server exits 0 every time. (libmicrohttpd's
-  own way to stop listening aborts the process when it races a pool thread.)
+  thread, many times over: the server exits 0 every time and the clients
+  were answered until then. (libmicrohttpd's own way to stop listening,
+  MHD_quiesce_daemon, aborts the process when it races a pool thread; the
+  window is narrow, so this catches it in some runs, not every one.)
 """
 import os
 import re
@@ -118,12 +120,7 @@ def t_drain(s):
     finally:
         idle.close()
         busy.close()
-    try:
-        rc = s.proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        s.kill()
-        fail("server still running 30 s after its last request")
-    s._close_log()
+    rc = s.wait_exit(30, "of its last request")
     if rc != 0:
         fail("exit status after SIGTERM: %s; log tail:\n%s" % (describe_rc(rc), s.log_tail()))
     expect_true("new connections are closed" in s.log_tail(), "the log says what the drain does")
@@ -136,20 +133,22 @@ def t_drain(s):
 def t_stop_under_churn(s):
     failures = []
     for i in range(CHURN_ROUNDS):
-        if i:
+        if not (s.alive() and s.running):
+            s.kill()  # what an earlier check left stopping, if it failed
             s.start()
         stop = threading.Event()
         errors = []
+        served = []
 
         def client():
             while not stop.is_set():
                 try:
                     c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
                     try:
-                        c.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n")
-                        read_head(c, timeout=5)
-                        c.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                        read_head(c, timeout=5)
+                        for close in (b"", b"Connection: close\r\n"):
+                            c.sendall(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n" + close + b"\r\n")
+                            if parse_raw_status(read_head(c, timeout=5)) == 200 and s.running:
+                                served.append(1)
                     finally:
                         c.close()
                 except OSError as e:
@@ -160,21 +159,16 @@ def t_stop_under_churn(s):
         for t in threads:
             t.start()
         time.sleep(0.15 + (i % 5) * 0.05)
-        s.running = False
-        s.proc.send_signal(signal.SIGTERM)
         try:
-            rc = s.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            s.kill()
-            rc = "still running after 60 s"
-        stop.set()
-        for t in threads:
-            t.join(timeout=10)
-        s._close_log()
+            rc = s.stop(timeout=60)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(timeout=10)
         if rc != 0:
-            failures.append("round %d: %s\n%s" % (i + 1, rc if isinstance(rc, str) else describe_rc(rc),
-                                                   s.log_tail()))
+            failures.append("round %d: %s\n%s" % (i + 1, describe_rc(rc), s.log_tail()))
         expect_eq(errors, [], "clients were served until SIGTERM (round %d)" % (i + 1))
+        expect_true(served, "round %d: the clients got answers before SIGTERM" % (i + 1))
     expect_eq(failures, [], "exit status 0 in every one of %d rounds" % CHURN_ROUNDS)
 
 
